@@ -1,0 +1,54 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLE ?= examples/post-acdf-radiculopathy.yaml
+
+.PHONY: run test check lint type unit venv install dev acceptance bench kb-check clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+dev: $(VENV)/.dev-installed
+
+## run: install and assess the bundled sample case (clinician report)
+run: install
+	$(BIN)/spinecds kb check
+	$(BIN)/spinecds assess $(SAMPLE)
+
+## test: install dev tools, then lint, type-check and run the test suite
+test: dev lint type unit
+
+check: test
+
+lint: dev
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
+
+type: dev
+	$(BIN)/mypy
+
+unit: dev
+	$(BIN)/pytest --cov=spinecds --cov-report=term:skip-covered -q
+
+acceptance: install
+	$(PY) ../shared/acceptance/check_cases.py ../shared/cases --cli $(BIN)/spinecds
+
+kb-check: install
+	$(BIN)/spinecds kb check
+
+bench: install
+	$(BIN)/python bench/assess_throughput.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The assessment engine: three-valued conditions, staged rules, pure ``assess``."""

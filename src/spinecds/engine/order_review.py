@@ -1,0 +1,80 @@
+"""Review of a proposed imaging order against the ACR rating and this case's context."""
+
+from __future__ import annotations
+
+from spinecds.assessment import OrderReview, WarningOut
+from spinecds.engine.imaging import kind_of, rating_in
+from spinecds.engine.run import VERDICT_RANK, Run
+
+__all__ = ["review_order"]
+
+
+def review_order(run: Run, acr_key: str | None, studies: list[str]) -> OrderReview | None:
+    order = run.case.proposed_order
+    if order is None:
+        return None
+    kb, region = run.kb, run.facts.region
+    rating = rating_in(kb, acr_key, order, region)
+    kind = kind_of(order)
+    first_choice = bool(studies) and studies[0] == order
+    done_terms = {term for term, name in kb.context.study_procedures.get(region, {}).items() if name == order}
+    run.values.update(
+        {
+            "x:order_modality": kind.modality,
+            "x:order_contrast": kind.iv_contrast,
+            "x:order_iodinated": kind.iodinated,
+            "x:order_ionising": kind.ionising,
+            "x:order_in_next": order in studies,
+            "x:order_first_choice": first_choice,
+            "x:order_done": any(run.values.get(f"d:{t}") for t in done_terms),
+        }
+    )
+    reasons = [_base_reason(run, acr_key, order, rating is not None, first_choice)]
+    if rating is None:
+        verdict = "consider_alternative"
+    else:
+        verdict = kb.context.verdict_by_category[rating.category]
+    if first_choice:
+        verdict = "appropriate"
+    fired, _ = run.evaluate("order_review")
+    for rule in fired:
+        then = rule.rule.then
+        if then.verdict and VERDICT_RANK[then.verdict] > VERDICT_RANK[verdict]:
+            verdict = then.verdict
+        reasons.append(WarningOut(id=rule.id, text=then.reason or rule.rule.title, cite=rule.rule.cite, seeds=rule.rule.seeds))
+        run.record(rule, f"order verdict at most {then.verdict}")
+    for reason in reasons:
+        run.cite(reason.cite)
+    return OrderReview(
+        order=order,
+        category=rating.category if rating else None,
+        rating=rating.rating if rating else None,
+        rrl=rating.rrl if rating else None,
+        verdict=verdict,  # type: ignore[arg-type]
+        alternatives=[s for s in studies if s != order],
+        reasons=reasons,
+    )
+
+
+def _base_reason(run: Run, acr_key: str | None, order: str, rated: bool, first: bool) -> WarningOut:
+    kb = run.kb
+    if acr_key is None:
+        return WarningOut(
+            id="order.no_variant",
+            text="No ACR variant covers this scenario; the order is judged against the recommended studies.",
+            cite=kb.context.cite,
+        )
+    topic, variant = kb.variants[acr_key]
+    cite = topic.references or kb.context.cite
+    if not rated:
+        text = f"{order} is not rated in {topic.topic}, variant {variant.number}."
+    else:
+        rating = rating_in(kb, acr_key, order, run.facts.region)
+        assert rating is not None  # noqa: S101 - rated was checked by the caller
+        text = (
+            f"ACR {topic.topic}, variant {variant.number}: {rating.category}"
+            f" (rating {rating.rating}, radiation {rating.rrl})."
+        )
+    if first:
+        text += " It is the study recommended first for this case."
+    return WarningOut(id="order.acr_rating", text=text, cite=cite)

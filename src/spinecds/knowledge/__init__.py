@@ -1,0 +1,1 @@
+"""Schema, strict loader and consistency checks for the knowledge base in ``spinecds/kb``."""
