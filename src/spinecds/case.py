@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from spinecds.errors import CaseError, FieldProblem, nearest
 from spinecds.knowledge.vocabulary import Vocabulary
@@ -28,7 +28,10 @@ WEEKS_PER_MONTH = 52.0 / 12.0
 WEEKS_PER_YEAR = 52.0
 
 Region = Literal["cervical", "thoracic", "lumbar"]
-FindingValue = bool | float | None
+# Strict: a finding is true or false (or a number for motor_grade); "yes", 1 or "t" are not
+# silently read as present, and true is never read as the number 1.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+FindingValue = StrictBool | Number | None
 
 _VERTEBRAE: tuple[str, ...] = (
     *(f"C{i}" for i in range(1, 8)),
@@ -37,7 +40,8 @@ _VERTEBRAE: tuple[str, ...] = (
     "S1",
 )
 _VERTEBRA_INDEX = {v: i for i, v in enumerate(_VERTEBRAE)}
-_LEVEL = re.compile(r"^\s*([CTLS])\s*(\d{1,2})\s*[-/–]\s*([CTLS])?\s*(\d{1,2})\s*$", re.IGNORECASE)
+# An en dash is accepted too: notes pasted from word processors use it.
+_LEVEL = re.compile(r"^\s*([CTLS])\s*(\d{1,2})\s*[-/–]\s*([CTLS])?\s*(\d{1,2})\s*$", re.IGNORECASE)  # noqa: RUF001
 _REGION_OF_LETTER = {"C": "cervical", "T": "thoracic", "L": "lumbar", "S": "lumbar"}
 
 
@@ -46,9 +50,9 @@ class _Strict(BaseModel):
 
 
 class _TimeAgo(_Strict):
-    weeks_ago: float | None = Field(default=None, ge=0)
-    months_ago: float | None = Field(default=None, ge=0)
-    years_ago: float | None = Field(default=None, ge=0, le=100)
+    weeks_ago: Number | None = Field(default=None, ge=0, le=5200)
+    months_ago: Number | None = Field(default=None, ge=0, le=1200)
+    years_ago: Number | None = Field(default=None, ge=0, le=100)
 
     def weeks(self) -> float | None:
         if self.weeks_ago is not None:
@@ -71,25 +75,25 @@ class SurgeryIn(_TimeAgo):
 class ImagingIn(_TimeAgo):
     study: str
     region: Region
-    findings: dict[str, bool | None] = Field(default_factory=dict)
+    findings: dict[str, StrictBool | None] = Field(default_factory=dict)
 
 
 class TreatmentIn(_Strict):
     treatment: str
-    weeks: float = Field(default=0, ge=0)
+    weeks: Number = Field(default=0, ge=0, le=5200)
 
 
 class CaseIn(_Strict):
     """The shape of a case, before its terms are checked against the vocabulary."""
 
     id: str | None = None
-    age: float | None = Field(default=None, ge=0, le=120)
+    age: Number | None = Field(default=None, ge=0, le=120)
     sex: Literal["female", "male", "other", "unknown"] | None = None
     surgeries: list[SurgeryIn]
     complaint: list[str] = Field(min_length=1)
-    symptom_weeks: float | None = Field(default=None, ge=0)
+    symptom_weeks: Number | None = Field(default=None, ge=0, le=5200)
     course: Literal["new", "increasing", "stable", "improving"] | None = None
-    findings: dict[str, bool | float | None] = Field(default_factory=dict)
+    findings: dict[str, FindingValue] = Field(default_factory=dict)
     imaging: list[ImagingIn] = Field(default_factory=list)
     treatments: list[TreatmentIn] = Field(default_factory=list)
     proposed_order: str | None = None
@@ -98,7 +102,9 @@ class CaseIn(_Strict):
     @classmethod
     def _id_as_text(cls, value: Any) -> Any:
         # YAML reads `id: 17` as a number; an id is a label, so keep it as text.
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +156,19 @@ def parse_case(data: Any, vocab: Vocabulary, procedures: Mapping[str, str] | Non
     if not isinstance(data, Mapping):
         raise CaseError(
             "A case must be a mapping of fields (YAML or JSON object).",
-            [FieldProblem("", f"got {type(data).__name__}", "start from ../shared/case-format.md")],
+            [
+                FieldProblem(
+                    "case", f"got {type(data).__name__}", "start from ../shared/case-format.md"
+                )
+            ],
         )
     try:
         raw = CaseIn.model_validate(dict(data))
     except ValidationError as exc:
-        raise CaseError("The case does not fit the case format.", _shape_problems(exc)) from None
+        shape = _shape_problems(exc)
+        reported = {p.field for p in shape}
+        shape += [p for p in _raw_term_problems(data, vocab) if p.field not in reported]
+        raise CaseError("The case does not fit the case format.", shape) from None
     problems: list[FieldProblem] = []
     case = _normalise(raw, vocab, procedures, problems)
     if problems:
@@ -237,7 +250,8 @@ def _surgery(
     levels: list[str] = []
     for j, text in enumerate(item.levels):
         levels.extend(_levels(text, f"{where}.levels[{j}]", region, problems))
-    return Surgery(item.procedure, region, tuple(levels), _time(where, item, problems))
+    unique = tuple(dict.fromkeys(levels))
+    return Surgery(item.procedure, region, unique, _time(where, item, problems))
 
 
 def _levels(text: str, where: str, region: str, problems: list[FieldProblem]) -> list[str]:
@@ -258,10 +272,11 @@ def _levels(text: str, where: str, region: str, problems: list[FieldProblem]) ->
         problems.append(FieldProblem(where, f"{text!r}: there is no vertebra {bad}.", fix))
         return []
     a, b = _VERTEBRA_INDEX[lower], _VERTEBRA_INDEX[upper]
-    if b <= a:
-        problems.append(
-            FieldProblem(where, f"{text!r}: the upper vertebra must come first.", fix)
-        )
+    if b == a:
+        problems.append(FieldProblem(where, f"{text!r} names one vertebra, not a segment.", fix))
+        return []
+    if b < a:
+        problems.append(FieldProblem(where, f"{text!r}: the upper vertebra must come first.", fix))
         return []
     segments = [f"{_VERTEBRAE[i]}-{_VERTEBRAE[i + 1]}" for i in range(a, b)]
     regions = {_REGION_OF_LETTER[s[0]] for seg in segments for s in seg.split("-")}
@@ -288,15 +303,14 @@ def _findings(
         if value is None:  # explicitly unknown: leave it out
             continue
         if vocab.attr("finding", name, "type") == "number":
-            if isinstance(value, bool):
-                problems.append(FieldProblem(where, "must be a number, not true/false.", ""))
-                continue
             low = float(vocab.attr("finding", name, "min") or 0)
             high = float(vocab.attr("finding", name, "max") or 0)
+            fix = f"give the MRC grade of the weakest muscle, a number from {low:g} to {high:g}."
+            if isinstance(value, bool):
+                problems.append(FieldProblem(where, "must be a number, not true/false.", fix))
+                continue
             if not low <= value <= high:
-                problems.append(
-                    FieldProblem(where, f"{value} is outside {low:g}-{high:g}.", "")
-                )
+                problems.append(FieldProblem(where, f"{value:g} is outside {low:g}-{high:g}.", fix))
                 continue
             known[name] = float(value)
         elif isinstance(value, bool):
@@ -344,27 +358,99 @@ def _order(
     return exact
 
 
+_FIX_BY_ERROR = {
+    "missing": "add it (see ../shared/case-format.md).",
+    "too_short": "give at least one entry.",
+    "greater_than_equal": "use a value that is not negative.",
+    "less_than_equal": "use a realistic value.",
+    "finite_number": "give a finite number.",
+    "bool_type": "write true (present) or false (absent); leave an unknown finding out.",
+    "float_type": "give a number.",
+    "int_type": "give a whole number.",
+    "string_type": "give text.",
+    "list_type": "give a list, e.g. [neck_pain].",
+    "dict_type": "give a mapping of name: value.",
+    "model_type": "give a mapping of fields.",
+    "literal_error": "use one of the listed values.",
+}
+_UNION_TAGS = {"bool", "float", "int", "str", "function-after[_id_as_text(), str]"}
+
+
 def _shape_problems(exc: ValidationError) -> list[FieldProblem]:
-    problems = []
+    problems: dict[str, FieldProblem] = {}
     for err in exc.errors():
-        where = _path(err["loc"])
+        loc = tuple(
+            p for p in err["loc"] if not (isinstance(p, str) and (p in _UNION_TAGS or "[" in p))
+        )
+        where = _path(loc)
+        if where in problems:
+            continue  # one problem per field: a union reports each of its members
         kind = err["type"]
         if kind == "extra_forbidden":
-            field_name = str(err["loc"][-1])
-            siblings = _allowed_keys(err["loc"][:-1])
-            problems.append(
-                FieldProblem(
-                    where,
-                    "is not a field of the case format.",
-                    "remove it or correct its name (see ../shared/case-format.md).",
-                    nearest(field_name, siblings),
-                )
+            field_name = str(loc[-1])
+            problems[where] = FieldProblem(
+                where,
+                "is not a field of the case format.",
+                "remove it or correct its name (see ../shared/case-format.md).",
+                nearest(field_name, _allowed_keys(loc[:-1])),
             )
         elif kind == "missing":
-            hint = "give [] for a patient with no spine operation." if where == "surgeries" else ""
-            problems.append(FieldProblem(where, "is required.", hint))
+            fix = (
+                "give [] for a patient with no spine operation."
+                if where == "surgeries"
+                else _FIX_BY_ERROR[kind]
+            )
+            problems[where] = FieldProblem(where, "is required.", fix)
+        elif where.startswith("findings.") or ".findings." in where:
+            problems[where] = FieldProblem(
+                where,
+                f"must be true (present) or false (absent), not {err.get('input')!r}.",
+                "leave the finding out when it is unknown.",
+            )
         else:
-            problems.append(FieldProblem(where, f"{err['msg']} (got {err.get('input')!r}).", ""))
+            fix = _FIX_BY_ERROR.get(kind, "see ../shared/case-format.md for this field.")
+            if kind == "literal_error":
+                fix = f"use one of: {err.get('ctx', {}).get('expected', '')}."
+            problems[where] = FieldProblem(where, f"{err['msg']} (got {err.get('input')!r}).", fix)
+    return list(problems.values())
+
+
+def _raw_term_problems(data: Mapping[str, Any], vocab: Vocabulary) -> list[FieldProblem]:
+    """Vocabulary checks on a case whose shape failed, so every problem is reported at once."""
+    problems: list[FieldProblem] = []
+
+    def each(key: str) -> list[tuple[int, Mapping[str, Any]]]:
+        items = data.get(key)
+        return (
+            [(i, x) for i, x in enumerate(items) if isinstance(x, Mapping)]
+            if isinstance(items, list)
+            else []
+        )
+
+    complaint = data.get("complaint")
+    for term in complaint if isinstance(complaint, list) else []:
+        if isinstance(term, str):
+            _check_term(vocab, "complaint", term, "complaint", problems)
+    findings = data.get("findings")
+    for name in findings if isinstance(findings, Mapping) else []:
+        _check_term(vocab, "finding", str(name), f"findings.{name}", problems)
+    for i, item in each("surgeries"):
+        if isinstance(item.get("procedure"), str):
+            _check_term(
+                vocab, "procedure", item["procedure"], f"surgeries[{i}].procedure", problems
+            )
+    for i, item in each("imaging"):
+        if isinstance(item.get("study"), str):
+            _check_term(vocab, "study", item["study"], f"imaging[{i}].study", problems)
+        for name in item.get("findings") or {}:
+            _check_term(
+                vocab, "imaging_finding", str(name), f"imaging[{i}].findings.{name}", problems
+            )
+    for i, item in each("treatments"):
+        if isinstance(item.get("treatment"), str):
+            _check_term(
+                vocab, "treatment", item["treatment"], f"treatments[{i}].treatment", problems
+            )
     return problems
 
 

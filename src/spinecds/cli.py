@@ -6,7 +6,7 @@ Exit codes: 0 success, 2 bad case or arguments, 3 knowledge-base problem, 1 unex
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,12 +18,13 @@ from rich.table import Table
 from spinecds.case import parse_case
 from spinecds.engine.assess import assess
 from spinecds.errors import CaseError, FieldProblem, SpinecdsError
-from spinecds.knowledge.loader import KnowledgeBase, default_kb
+from spinecds.knowledge.loader import default_kb
 
 __all__ = ["app", "main", "read_case_file"]
 
 app = typer.Typer(
     add_completion=False,
+    pretty_exceptions_enable=False,
     no_args_is_help=True,
     help="Clinical decision support for neck pain after spine surgery.",
 )
@@ -32,13 +33,13 @@ app.add_typer(kb_app, name="kb")
 err = Console(stderr=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     markdown = "markdown"
     json = "json"
 
 
-class Audience(str, Enum):
+class Audience(StrEnum):
     clinician = "clinician"
     patient = "patient"
 
@@ -99,7 +100,14 @@ def vocab_command(
 
         raise CaseError(
             "No such vocabulary kind.",
-            [FieldProblem("kind", f"{kind!r} is not a kind.", f"use one of: {', '.join(kinds)}", nearest(kind, kinds))],
+            [
+                FieldProblem(
+                    "kind",
+                    f"{kind!r} is not a kind.",
+                    f"use one of: {', '.join(kinds)}",
+                    nearest(kind, kinds),
+                )
+            ],
         )
     table = Table(title=f"spinecds vocabulary {kb.version}")
     for column in ("kind", "term", "label", "plain words", "origin"):

@@ -52,7 +52,10 @@ def assess(case: Case, kb: KnowledgeBase | None = None) -> Assessment:
         labs += [lab for lab in then.labs if lab not in labs]
         plan_ids += [(p, rule) for p in then.plan]
         warn_ids += then.warn
-        run.record(rule, _effect(then.referral and f"referral {then.referral}", then.plan, then.warn, then.labs))
+        run.record(
+            rule,
+            _effect(then.referral and f"referral {then.referral}", then.plan, then.warn, then.labs),
+        )
     for family in ("management", "pitfalls", "follow_up"):
         fired, _ = run.evaluate(family)
         for rule in fired:
@@ -65,7 +68,7 @@ def assess(case: Case, kb: KnowledgeBase | None = None) -> Assessment:
     return Assessment(
         case_id=case.id,
         knowledge_version=kb.version,
-        urgency=triage.urgency,  # type: ignore[arg-type]
+        urgency=triage.urgency,
         pathway=triage.pathway,
         pathway_reason=triage.reason,
         other_pathways=triage.others,
@@ -74,7 +77,7 @@ def assess(case: Case, kb: KnowledgeBase | None = None) -> Assessment:
         next_imaging=studies,
         imaging=_imaging_choices(run, acr_key, studies, why, imaging_rule),
         labs=labs,
-        referral=referral,  # type: ignore[arg-type]
+        referral=referral,
         differential=differential(run),
         plan=plan_items(run, plan_ids),
         follow_up=follow_up_items(run, follow_ids),
@@ -112,8 +115,14 @@ class _Triage:
             if then.pathway:
                 candidates.append((-URGENCY_RANK[urgency], precedence[then.pathway], rule))
             if then.do_now:
-                self.do_now.append(WarningOut(id=rule.id, text=then.do_now, cite=rule.rule.cite, seeds=rule.rule.seeds))
-            run.record(rule, _effect(_pairs(then.pathway, urgency, then.referral), [], [], then.labs))
+                self.do_now.append(
+                    WarningOut(
+                        id=rule.id, text=then.do_now, cite=rule.rule.cite, seeds=rule.rule.seeds
+                    )
+                )
+            run.record(
+                rule, _effect(_pairs(then.pathway, urgency, then.referral), [], [], then.labs)
+            )
         candidates.sort(key=lambda c: (c[0], c[1]))
         chosen = candidates[0][2]
         self.pathway = str(chosen.rule.then.pathway)
@@ -129,7 +138,11 @@ class _Triage:
         changes = []
         if then.urgency and URGENCY_RANK[then.urgency] > URGENCY_RANK[self.urgency]:
             changes.append(f"urgency would become {then.urgency}")
-        if then.pathway and precedence[then.pathway] < precedence[self.pathway] and then.pathway != self.pathway:
+        if (
+            then.pathway
+            and precedence[then.pathway] < precedence[self.pathway]
+            and then.pathway != self.pathway
+        ):
             if not then.urgency or URGENCY_RANK[then.urgency] >= URGENCY_RANK[self.urgency]:
                 changes.append(f"pathway would become {then.pathway}")
         if then.referral and REFERRAL_RANK[then.referral] > REFERRAL_RANK[self.referral]:
@@ -150,7 +163,7 @@ def _others(candidates: list[tuple[int, int, CompiledRule]], chosen: str) -> lis
         if pathway not in seen:
             seen.add(pathway)
             urgency = next(u for u, r in URGENCY_RANK.items() if r == -neg_urgency)
-            out.append(OtherPathway(pathway=pathway, urgency=urgency, rule=rule.id))  # type: ignore[arg-type]
+            out.append(OtherPathway(pathway=pathway, urgency=urgency, rule=rule.id))
     return out
 
 
@@ -169,7 +182,11 @@ def _pathway_reason(chosen: CompiledRule, others: list[OtherPathway]) -> str:
 def _variant(run: Run) -> tuple[str | None, list[str]]:
     rule, unknown = run.first("variants")
     for skipped in unknown:
-        run.ask(skipped, f"ACR variant would be {skipped.rule.then.acr} ({skipped.rule.title.lower()})", 3)
+        run.ask(
+            skipped,
+            f"ACR variant would be {skipped.rule.then.acr} ({skipped.rule.title.lower()})",
+            3,
+        )
     if rule is None:
         run.values["x:acr"] = None
         return None, []
@@ -213,10 +230,17 @@ def _adjust(run: Run, studies: list[str]) -> tuple[list[str], list[str]]:
         run.record(rule, _effect(None, [], then.warn, [], swaps=swaps, removed=sorted(removed)))
     for rule in unknown:
         then = rule.rule.then
-        change = "; ".join(
-            [f"{regional(a, region)} would be replaced by {regional(b, region)}" for a, b in then.replace_imaging.items() if regional(a, region) in studies]
-            + [f"{regional(n, region)} would be dropped" for n in then.remove_imaging]
-        ) or f"would add a caution ({rule.rule.title.lower()})"
+        change = (
+            "; ".join(
+                [
+                    f"{regional(a, region)} would be replaced by {regional(b, region)}"
+                    for a, b in then.replace_imaging.items()
+                    if regional(a, region) in studies
+                ]
+                + [f"{regional(n, region)} would be dropped" for n in then.remove_imaging]
+            )
+            or f"would add a caution ({rule.rule.title.lower()})"
+        )
         run.ask(rule, change, 3)
     studies = list(dict.fromkeys(studies))
     run.values.update(next_facts(studies))
@@ -257,7 +281,13 @@ def _acr_block(run: Run, key: str | None, related: list[str]) -> AcrBlock | None
         revision_year=topic.revision_year,
         source=topic.source.title,
         ratings=[
-            AcrRatingOut(procedure=r.procedure, category=r.category, rating=r.rating, rrl=r.rrl, rrl_dose=r.rrl_dose)
+            AcrRatingOut(
+                procedure=r.procedure,
+                category=r.category,
+                rating=r.rating,
+                rrl=r.rrl,
+                rrl_dose=r.rrl_dose,
+            )
             for r in variant.ratings
         ],
         related=[
@@ -294,7 +324,11 @@ def _context(run: Run) -> dict[str, str | float | None]:
 
 
 def _pairs(pathway: str | None, urgency: str | None, referral: str | None) -> str:
-    parts = [f"pathway {pathway}" if pathway else "", f"urgency {urgency}" if urgency else "", f"referral {referral}" if referral else ""]
+    parts = [
+        f"pathway {pathway}" if pathway else "",
+        f"urgency {urgency}" if urgency else "",
+        f"referral {referral}" if referral else "",
+    ]
     return ", ".join(p for p in parts if p)
 
 

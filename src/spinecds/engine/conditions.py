@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "FALSE",
     "TRUE",
     "UNKNOWN",
-    "FALSE",
     "All",
     "Any_",
     "Condition",

@@ -22,7 +22,13 @@ def conflicts(run: Run, studies: list[str], why: str) -> list[ConflictOut]:
             value = kb.condition(f"conflict:{conflict.id}:{position.id}").test(run.values)
             applies = "yes" if value == TRUE else "unknown" if value == UNKNOWN else "no"
             positions.append(
-                PositionOut(id=position.id, claim=position.claim, applies=applies, cite=position.cite, seeds=position.seeds)
+                PositionOut(
+                    id=position.id,
+                    claim=position.claim,
+                    applies=applies,
+                    cite=position.cite,
+                    seeds=position.seeds,
+                )
             )
         applying = [p for p in positions if p.applies == "yes"]
         if not applying:
@@ -34,8 +40,8 @@ def conflicts(run: Run, studies: list[str], why: str) -> list[ConflictOut]:
         ]
         followed = matching[0] if matching else applying[0]
         because = f"{followed.claim} In this case: {why}" if matching and why else followed.claim
-        for position in positions:
-            run.cite(position.cite)
+        for shown in positions:
+            run.cite(shown.cite)
         out.append(
             ConflictOut(
                 id=conflict.id,

@@ -17,9 +17,14 @@ def differential(run: Run) -> list[DiagnosisOut]:
     for order, dx in enumerate(kb.differential.diagnoses):
         if kb.condition(f"dx:{dx.id}:applies").test(values) != TRUE:
             continue
-        always = dx.always_list_when is not None and kb.condition(f"dx:{dx.id}:always").test(values) == TRUE
+        always = (
+            dx.always_list_when is not None
+            and kb.condition(f"dx:{dx.id}:always").test(values) == TRUE
+        )
         found_for = [
-            f for j, f in enumerate(dx.features_for) if kb.condition(f"dx:{dx.id}:for:{j}").test(values) == TRUE
+            f
+            for j, f in enumerate(dx.features_for)
+            if kb.condition(f"dx:{dx.id}:for:{j}").test(values) == TRUE
         ]
         found_against = [
             f

@@ -44,7 +44,8 @@ def case_facts(case: Case, kb: KnowledgeBase) -> Facts:
         "x:operated_region": bool(here),
         "x:operated_elsewhere": bool(case.surgeries) and not here,
         "x:anterior_cervical": any(
-            s.region == "cervical" and vocab.attr("procedure", s.procedure, "approach") == "anterior"
+            s.region == "cervical"
+            and vocab.attr("procedure", s.procedure, "approach") == "anterior"
             for s in case.surgeries
         ),
         "x:fusion_region": any(vocab.attr("procedure", s.procedure, "fusion") for s in here),

@@ -19,7 +19,9 @@ def regional(name: str, region: str) -> str:
     return name.replace(REGION_SLOT, region)
 
 
-def rating_in(kb: KnowledgeBase, variant: str | None, procedure: str, region: str) -> AcrRating | None:
+def rating_in(
+    kb: KnowledgeBase, variant: str | None, procedure: str, region: str
+) -> AcrRating | None:
     """The variant's rating of a procedure, matching 'spine area of interest' to the region."""
     if variant is None:
         return None
@@ -35,7 +37,8 @@ def rating_in(kb: KnowledgeBase, variant: str | None, procedure: str, region: st
 
 @dataclass(frozen=True, slots=True)
 class ProcedureKind:
-    modality: str  # radiography | flexion_extension | ct | ct_contrast | ct_myelography | mri | mri_contrast | other
+    # radiography, flexion_extension, ct, ct_contrast, ct_myelography, mri, mri_contrast, other
+    modality: str
     iv_contrast: bool
     iodinated: bool
     ionising: bool

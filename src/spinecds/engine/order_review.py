@@ -17,7 +17,9 @@ def review_order(run: Run, acr_key: str | None, studies: list[str]) -> OrderRevi
     rating = rating_in(kb, acr_key, order, region)
     kind = kind_of(order)
     first_choice = bool(studies) and studies[0] == order
-    done_terms = {term for term, name in kb.context.study_procedures.get(region, {}).items() if name == order}
+    done_terms = {
+        term for term, name in kb.context.study_procedures.get(region, {}).items() if name == order
+    }
     run.values.update(
         {
             "x:order_modality": kind.modality,
@@ -41,7 +43,14 @@ def review_order(run: Run, acr_key: str | None, studies: list[str]) -> OrderRevi
         then = rule.rule.then
         if then.verdict and VERDICT_RANK[then.verdict] > VERDICT_RANK[verdict]:
             verdict = then.verdict
-        reasons.append(WarningOut(id=rule.id, text=then.reason or rule.rule.title, cite=rule.rule.cite, seeds=rule.rule.seeds))
+        reasons.append(
+            WarningOut(
+                id=rule.id,
+                text=then.reason or rule.rule.title,
+                cite=rule.rule.cite,
+                seeds=rule.rule.seeds,
+            )
+        )
         run.record(rule, f"order verdict at most {then.verdict}")
     for reason in reasons:
         run.cite(reason.cite)
@@ -50,7 +59,7 @@ def review_order(run: Run, acr_key: str | None, studies: list[str]) -> OrderRevi
         category=rating.category if rating else None,
         rating=rating.rating if rating else None,
         rrl=rating.rrl if rating else None,
-        verdict=verdict,  # type: ignore[arg-type]
+        verdict=verdict,
         alternatives=[s for s in studies if s != order],
         reasons=reasons,
     )
@@ -61,7 +70,10 @@ def _base_reason(run: Run, acr_key: str | None, order: str, rated: bool, first: 
     if acr_key is None:
         return WarningOut(
             id="order.no_variant",
-            text="No ACR variant covers this scenario; the order is judged against the recommended studies.",
+            text=(
+                "No ACR variant covers this scenario; the order is judged against the "
+                "recommended studies."
+            ),
             cite=kb.context.cite,
         )
     topic, variant = kb.variants[acr_key]

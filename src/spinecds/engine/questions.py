@@ -7,12 +7,11 @@ read as absent, so these are asked rather than assumed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from spinecds.assessment import Question
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from spinecds.assessment import Question
 from spinecds.engine.conditions import FALSE, TRUE, Condition, Leaf, explain
 from spinecds.engine.run import Run
 
@@ -23,7 +22,10 @@ Test = Callable[[Mapping[str, Any]], float]
 # Facts the case gives directly: where to put the answer and how to ask for it.
 _FACT_FIELDS = {
     "episode": ("symptom_weeks", "How many weeks has this episode of pain lasted?"),
-    "presentation": ("symptom_weeks", "How many weeks has this episode lasted, and is it getting worse?"),
+    "presentation": (
+        "symptom_weeks",
+        "How many weeks has this episode lasted, and is it getting worse?",
+    ),
     "symptom_weeks": ("symptom_weeks", "How many weeks has this episode of pain lasted?"),
     "phase": ("surgeries[].weeks_ago", "How long ago was the operation?"),
     "weeks_since_surgery": ("surgeries[].weeks_ago", "How long ago was the operation?"),
@@ -36,7 +38,7 @@ _FACT_FIELDS = {
 
 @dataclass
 class _Draft:
-    field: str
+    target: str
     ask: str
     would_change: str
     priority: int
@@ -76,7 +78,14 @@ def questions(run: Run) -> list[Question]:
                 draft.priority, draft.would_change = rank, change
     ranked = sorted(drafts.items(), key=lambda kv: (kv[1].priority, kv[1].order))
     return [
-        Question(id=k, field=d.field, ask=d.ask, would_change=d.would_change, rules=d.rules, priority=d.priority)
+        Question(
+            id=k,
+            field=d.target,
+            ask=d.ask,
+            would_change=d.would_change,
+            rules=d.rules,
+            priority=d.priority,
+        )
         for k, d in ranked
     ]
 
@@ -105,9 +114,9 @@ def _leaf_question(run: Run, kind: str, name: str) -> tuple[str, str, str]:
     vocab = run.kb.vocabulary
     if kind in ("present", "absent"):
         if vocab.has("finding", name):
-            return name, f"findings.{name}", f"Is there {vocab.label('finding', name).lower()}?"
-        label = vocab.label("imaging_finding", name).lower()
-        return name, f"imaging[].findings.{name}", f"Did imaging show {label}?"
+            return name, f"findings.{name}", f"{vocab.label('finding', name)}: present or absent?"
+        label = vocab.label("imaging_finding", name)
+        return name, f"imaging[].findings.{name}", f"On imaging, {label}: present or absent?"
     if kind == "fact" and name in _FACT_FIELDS:
         field_name, ask = _FACT_FIELDS[name]
         return field_name, field_name, ask

@@ -14,7 +14,12 @@ from spinecds.knowledge.loader import CompiledRule, KnowledgeBase
 __all__ = ["REFERRAL_RANK", "URGENCY_RANK", "VERDICT_RANK", "Pending", "Run", "describe_leaf"]
 
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
-REFERRAL_RANK = {"none": 0, "spine_surgeon": 1, "spine_surgeon_urgent": 2, "emergency_department": 3}
+REFERRAL_RANK = {
+    "none": 0,
+    "spine_surgeon": 1,
+    "spine_surgeon_urgent": 2,
+    "emergency_department": 3,
+}
 VERDICT_RANK = {"appropriate": 0, "consider_alternative": 1, "not_appropriate": 2}
 
 
@@ -57,7 +62,7 @@ class Run:
 
     def first(self, family: str) -> tuple[CompiledRule | None, list[CompiledRule]]:
         """Ordered family: the first true rule and the unknown rules before it."""
-        unknown = []
+        unknown: list[CompiledRule] = []
         for rule in self.kb.rules[family]:
             value = rule.test(self.values)
             if value == TRUE:
@@ -72,7 +77,15 @@ class Run:
             describe_leaf(leaf, self.values, value)
             for leaf, value in explain(rule.condition, self.values).because
         ]
-        self.trace.append(TraceEntry(rule=rule.id, family=rule.family, title=rule.rule.title, because=because, effect=effect))
+        self.trace.append(
+            TraceEntry(
+                rule=rule.id,
+                family=rule.family,
+                title=rule.rule.title,
+                because=because,
+                effect=effect,
+            )
+        )
         self.cite(rule.rule.cite)
 
     def ask(self, rule: CompiledRule, would_change: str, priority: int) -> None:

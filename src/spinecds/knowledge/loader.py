@@ -139,21 +139,22 @@ def load_kb(root: Path) -> KnowledgeBase:
     manifest = reader.model("manifest.yaml", Manifest)
     vocabulary = _vocabulary(reader.model("vocabulary.yaml", VocabularyFile))
     references = {r.id: r for r in reader.models("references.yaml", Reference)}
-    topics = {
-        t.key: t for p in sorted((root / "acr").glob("*.yaml")) if (t := reader.topic(p))
-    }
+    topics = {t.key: t for p in sorted((root / "acr").glob("*.yaml")) if (t := reader.topic(p))}
     variants = {v.key: (t, v) for t in topics.values() for v in t.variants}
     ratings = {key: {r.procedure: r for r in v.ratings} for key, (_, v) in variants.items()}
-    procedures = {
-        r.procedure.lower(): r.procedure for v in ratings.values() for r in v.values()
-    }
+    procedures = {r.procedure.lower(): r.procedure for v in ratings.values() for r in v.values()}
     context = reader.model("context.yaml", Context)
     reader.macros = context.macros
     rules = {name: reader.rules(f"rules/{name}.yaml", name) for name in RULE_FILES}
+    plan = reader.model("plan.yaml", PlanFile)
+    warnings = reader.model("warnings.yaml", WarningFile)
+    follow_up = reader.model("follow_up.yaml", FollowUpFile)
+    differential = reader.model("differential.yaml", DifferentialFile)
+    conflicts = reader.model("conflicts.yaml", ConflictFile)
     kb = KnowledgeBase(
         root=root,
         manifest=manifest,
-        content_hash=reader.digest(),
+        content_hash=reader.digest(),  # every file has been read (and hashed) by now
         vocabulary=vocabulary,
         references=references,
         topics=topics,
@@ -162,11 +163,11 @@ def load_kb(root: Path) -> KnowledgeBase:
         procedures=procedures,
         context=context,
         rules=rules,
-        plan_steps={s.id: s for s in reader.model("plan.yaml", PlanFile).steps},
-        warnings={w.id: w for w in reader.model("warnings.yaml", WarningFile).warnings},
-        follow_up={f.id: f for f in reader.model("follow_up.yaml", FollowUpFile).items},
-        differential=reader.model("differential.yaml", DifferentialFile),
-        conflicts=reader.model("conflicts.yaml", ConflictFile).conflicts,
+        plan_steps={s.id: s for s in plan.steps},
+        warnings={w.id: w for w in warnings.warnings},
+        follow_up={f.id: f for f in follow_up.items},
+        differential=differential,
+        conflicts=conflicts.conflicts,
     )
     kb.compiled.update(reader.conditions(kb))
     reader.raise_problems()
@@ -226,9 +227,7 @@ class _Reader:
             if cond is None:
                 continue
             asks = rule.ask if rule.ask is not None else family in ASKING_FAMILIES
-            compiled.append(
-                CompiledRule(rule, family, cond, compile_condition(cond), asks, name)
-            )
+            compiled.append(CompiledRule(rule, family, cond, compile_condition(cond), asks, name))
         return compiled
 
     def conditions(self, kb: KnowledgeBase) -> dict[str, CompiledCondition]:

@@ -1,0 +1,46 @@
+"""Shared fixtures: the knowledge base loaded once, and a helper to build cases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spinecds import Assessment, Case, KnowledgeBase, assess, default_kb, parse_case
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return default_kb()
+
+
+@pytest.fixture(scope="session")
+def make_case(kb: KnowledgeBase) -> Callable[..., Case]:
+    """Build a valid case from keyword overrides of a minimal post-ACDF case."""
+
+    def build(**overrides: Any) -> Case:
+        data: dict[str, Any] = {
+            "age": 55,
+            "surgeries": [{"procedure": "acdf", "levels": ["C5-C6"], "years_ago": 2}],
+            "complaint": ["neck_pain"],
+            "findings": {},
+        }
+        data.update(overrides)
+        return parse_case(data, kb.vocabulary, kb.procedures)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def run_case(kb: KnowledgeBase, make_case: Callable[..., Case]) -> Callable[..., Assessment]:
+    """Assess a case built from keyword overrides."""
+
+    def run(**overrides: Any) -> Assessment:
+        return assess(make_case(**overrides), kb)
+
+    return run
