@@ -215,6 +215,10 @@ def _lead(a: Assessment, kb: KnowledgeBase) -> list[Block]:
     labs = "; ".join(vocab.label("lab", lab) for lab in a.labs) or "none now"
     items.append(f"Labs: {labs}.")
     items.append(f"Referral: {vocab.label('referral', a.referral)}.")
+    urgent_questions = [q.ask for q in a.questions if q.priority <= 1][:6]
+    if urgent_questions:
+        # Unknown red flags are asked before anything else: they could change the urgency.
+        items.append("Ask now (could change the urgency): " + " ".join(urgent_questions))
     return [*blocks, Heading("Do now"), Bullets(tuple(items))]
 
 
@@ -236,7 +240,10 @@ def _context(a: Assessment, kb: KnowledgeBase) -> list[Block]:
         ("Phase", vocab.label("phase", str(ctx.get("phase") or "-"))),
         ("Weeks since surgery", number(ctx.get("weeks_since_surgery"))),
         ("Episode", episodes.get(str(ctx.get("episode")), "-")),
-        ("Dominant symptom", vocab.label("complaint", str(ctx.get("dominant_symptom") or "-"))),
+        (
+            "Dominant symptom",
+            vocab.label("dominant_symptom", str(ctx.get("dominant_symptom") or "-")),
+        ),
     ]
     return [Heading("Context"), Bullets(tuple(f"{k}: {v}" for k, v in rows))]
 
