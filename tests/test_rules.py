@@ -319,3 +319,12 @@ def test_trace_names_the_findings_that_fired(run_case: Run) -> None:
 def test_every_citation_is_a_known_reference(run_case: Run, kb: Any) -> None:
     a = run_case(findings={"fever": True}, proposed_order="CT cervical spine with IV contrast")
     assert a.citations and set(a.citations) <= set(kb.references)
+
+
+def test_engine_output_passes_schema_validation(run_case: Run) -> None:
+    # The engine builds its output without re-validating (speed); the schema still holds.
+    from spinecds.assessment import Assessment as Model
+
+    for findings in ({}, {"fever": True}, {"dyspnea_or_stridor": True}, {"recent_trauma": True}):
+        a = run_case(findings=findings, proposed_order="MRI cervical spine without IV contrast")
+        assert Model.model_validate(a.model_dump()) == a

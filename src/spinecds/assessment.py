@@ -6,7 +6,8 @@ The contract fields keep their names and meanings; the rest (``do_now``, ``imagi
 
 from __future__ import annotations
 
-from typing import Literal
+from functools import cache
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,6 +25,7 @@ __all__ = [
     "Question",
     "TraceEntry",
     "WarningOut",
+    "build",
 ]
 
 Urgency = Literal["emergency", "urgent", "routine"]
@@ -195,3 +197,36 @@ class Assessment(_Out):
         data = self.model_dump()
         data["differential"] = [d.model_dump_contract() for d in self.differential]
         return data
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@cache
+def _defaults(cls: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]]:
+    plain = {
+        n: f.default
+        for n, f in cls.model_fields.items()
+        if f.default_factory is None and not f.is_required()
+    }
+    factories = {
+        n: f.default_factory for n, f in cls.model_fields.items() if f.default_factory is not None
+    }
+    return plain, factories
+
+
+def build(cls: type[Model], **values: Any) -> Model:
+    """Make an output object from values the engine itself produced, without re-validating.
+
+    Validation costs more than the whole rule evaluation; the engine's output is typed at
+    its source and ``tests/test_rules.py`` re-validates whole assessments against the schema.
+    This does what pydantic's ``model_construct`` does, minus its per-call bookkeeping.
+    """
+    plain, factories = _defaults(cls)
+    data = {**plain, **{n: f() for n, f in factories.items() if n not in values}, **values}
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", data)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj

@@ -15,7 +15,9 @@ from spinecds.assessment import (
     ImagingChoice,
     OtherPathway,
     RelatedVariant,
+    TraceEntry,
     WarningOut,
+    build,
 )
 from spinecds.case import Case
 from spinecds.engine.conflicts import conflicts
@@ -65,7 +67,8 @@ def assess(case: Case, kb: KnowledgeBase | None = None) -> Assessment:
             follow_ids += then.follow_up
             run.record(rule, _effect(None, then.plan, then.warn, [], then.follow_up))
     review = review_order(run, acr_key, studies)
-    return Assessment(
+    return build(
+        Assessment,
         case_id=case.id,
         knowledge_version=kb.version,
         urgency=triage.urgency,
@@ -116,8 +119,12 @@ class _Triage:
                 candidates.append((-URGENCY_RANK[urgency], precedence[then.pathway], rule))
             if then.do_now:
                 self.do_now.append(
-                    WarningOut(
-                        id=rule.id, text=then.do_now, cite=rule.rule.cite, seeds=rule.rule.seeds
+                    build(
+                        WarningOut,
+                        id=rule.id,
+                        text=then.do_now,
+                        cite=rule.rule.cite,
+                        seeds=rule.rule.seeds,
                     )
                 )
             run.record(
@@ -163,7 +170,7 @@ def _others(candidates: list[tuple[int, int, CompiledRule]], chosen: str) -> lis
         if pathway not in seen:
             seen.add(pathway)
             urgency = next(u for u, r in URGENCY_RANK.items() if r == -neg_urgency)
-            out.append(OtherPathway(pathway=pathway, urgency=urgency, rule=rule.id))
+            out.append(build(OtherPathway, pathway=pathway, urgency=urgency, rule=rule.id))
     return out
 
 
@@ -254,7 +261,8 @@ def _imaging_choices(
     for i, name in enumerate(studies):
         rating = rating_in(run.kb, acr_key, name, run.facts.region)
         out.append(
-            ImagingChoice(
+            build(
+                ImagingChoice,
                 procedure=name,
                 category=rating.category if rating else None,
                 rating=rating.rating if rating else None,
@@ -271,9 +279,22 @@ def _imaging_choices(
 def _acr_block(run: Run, key: str | None, related: list[str]) -> AcrBlock | None:
     if key is None:
         return None
-    topic, variant = run.kb.variants[key]
+    topic = run.kb.variants[key][0]
     run.cite(topic.references)
-    return AcrBlock(
+    cache_key = (run.kb.content_hash, key, tuple(related))
+    block = _ACR_BLOCKS.get(cache_key)
+    if block is None:  # the same for every case of this variant: build it once
+        block = _ACR_BLOCKS[cache_key] = _new_acr_block(run, key, related)
+    return block
+
+
+_ACR_BLOCKS: dict[tuple[str, str, tuple[str, ...]], AcrBlock] = {}
+
+
+def _new_acr_block(run: Run, key: str, related: list[str]) -> AcrBlock:
+    topic, variant = run.kb.variants[key]
+    return build(
+        AcrBlock,
         topic=topic.topic,
         variant=variant.number,
         key=variant.key,
@@ -281,7 +302,8 @@ def _acr_block(run: Run, key: str | None, related: list[str]) -> AcrBlock | None
         revision_year=topic.revision_year,
         source=topic.source.title,
         ratings=[
-            AcrRatingOut(
+            build(
+                AcrRatingOut,
                 procedure=r.procedure,
                 category=r.category,
                 rating=r.rating,
@@ -291,7 +313,8 @@ def _acr_block(run: Run, key: str | None, related: list[str]) -> AcrBlock | None
             for r in variant.ratings
         ],
         related=[
-            RelatedVariant(
+            build(
+                RelatedVariant,
                 topic=run.kb.variants[k][0].topic,
                 variant=run.kb.variants[k][1].number,
                 key=k,
@@ -303,12 +326,12 @@ def _acr_block(run: Run, key: str | None, related: list[str]) -> AcrBlock | None
 
 
 def _trace_derived(run: Run) -> None:
-    from spinecds.assessment import TraceEntry
 
     for derived in run.kb.context.derived:
         value = run.values.get(f"x:{derived.fact}")
         run.trace.append(
-            TraceEntry(
+            build(
+                TraceEntry,
                 rule=f"derived.{derived.fact}",
                 family="context",
                 title=derived.description.split(".")[0],

@@ -31,7 +31,7 @@ would change it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -76,14 +76,12 @@ class Leaf:
     name: str
     op: str = ""
     value: Any = None
+    key: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> str:
-        if self.kind == "treated":
-            return f"t:{self.name}"
-        if self.kind == "fact":
-            return f"x:{self.name}"
-        return f"{PREFIX.get(self.kind, '')}:{self.name}"
+    def __post_init__(self) -> None:
+        # The key into the value dict, computed once: leaves are read on every assessment.
+        prefix = {"treated": "t", "fact": "x"}.get(self.kind) or PREFIX.get(self.kind, "")
+        object.__setattr__(self, "key", f"{prefix}:{self.name}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +246,61 @@ def _source(cond: Condition) -> str:
     return f"_cmp({cond.op!r}, v.get({key!r}), {cond.value!r})"
 
 
+def compile_unknowns(cond: Condition) -> Callable[[Values], tuple[Leaf, ...]]:
+    """Compile "which unknown leaves could still change this unknown condition?".
+
+    Same answer as ``explain(cond, values).unknown``, as straight-line code: every node's
+    value is computed once into a local, then nested ``if``s descend only through unknown
+    nodes. Questions ask this of dozens of rules per assessment, so it must be cheap.
+    """
+    nodes: list[str] = []
+    leaves_used: list[Leaf] = []
+
+    def value_of(node: Condition) -> str:
+        if isinstance(node, Leaf):
+            expr = _source(node)
+        elif isinstance(node, Not):
+            expr = f"1.0 - {value_of(node.child)}"
+        else:
+            names = [value_of(c) for c in node.children]
+            expr = (
+                names[0]
+                if len(names) == 1
+                else f"{'min' if isinstance(node, All) else 'max'}({', '.join(names)})"
+            )
+        nodes.append(f"    n{len(nodes)} = {expr}")
+        name = f"n{len(nodes) - 1}"
+        ids[id(node)] = name
+        return name
+
+    ids: dict[int, str] = {}
+    root = value_of(cond)
+    body = [*nodes, f"    if {root} != 0.5:", "        return ()", "    out = []"]
+
+    def descend(node: Condition, depth: int) -> None:
+        pad = "    " * depth
+        if isinstance(node, Leaf):
+            leaves_used.append(node)
+            body.append(f"{pad}out.append(L[{len(leaves_used) - 1}])")
+        elif isinstance(node, Not):
+            descend(node.child, depth)
+        else:
+            for child in node.children:
+                body.append(f"{pad}if {ids[id(child)]} == 0.5:")
+                descend(child, depth + 1)
+
+    descend(cond, 1)
+    body.append("    return tuple(dict.fromkeys(out))")
+    source = "def unknowns(v):\n" + "\n".join(body)
+    namespace: dict[str, Any] = {
+        "_cmp": _compare,
+        "L": tuple(leaves_used),
+        "__builtins__": {"min": min, "max": max, "tuple": tuple, "dict": dict},
+    }
+    exec(source, namespace)  # noqa: S102 - generated from a validated tree, names via repr()
+    return namespace["unknowns"]  # type: ignore[no-any-return]
+
+
 # -- explanation ------------------------------------------------------------------------
 
 
@@ -270,16 +323,30 @@ class Explanation:
 
 def explain(cond: Condition, values: Values) -> Explanation:
     """Which leaves decided the value, and which unknown ones could still flip it."""
-    value = evaluate(cond, values)
+    memo: dict[int, float] = {}
+    value = _memo_value(cond, values, memo)
     because: list[tuple[Leaf, float]] = []
     unknown: list[Leaf] = []
-    _walk(cond, values, value, because, unknown)
+    _walk(cond, memo, value, because, unknown)
     return Explanation(value, tuple(dict.fromkeys(because)), tuple(dict.fromkeys(unknown)))
+
+
+def _memo_value(cond: Condition, values: Values, memo: dict[int, float]) -> float:
+    """Evaluate once per node, remembering each node's value for the walk below."""
+    if isinstance(cond, Leaf):
+        value = _leaf_value(cond, values)
+    elif isinstance(cond, Not):
+        value = TRUE - _memo_value(cond.child, values, memo)
+    else:
+        children = [_memo_value(c, values, memo) for c in cond.children]
+        value = min(children) if isinstance(cond, All) else max(children)
+    memo[id(cond)] = value
+    return value
 
 
 def _walk(
     cond: Condition,
-    values: Values,
+    memo: dict[int, float],
     value: float,
     because: list[tuple[Leaf, float]],
     unknown: list[Leaf],
@@ -291,11 +358,11 @@ def _walk(
             because.append((cond, value))
         return
     if isinstance(cond, Not):
-        _walk(cond.child, values, TRUE - value, because, unknown)
+        _walk(cond.child, memo, TRUE - value, because, unknown)
         return
     # Only the children whose value equals the node's value explain it: for a true `all`
     # every child, for a true `any` the true children, for an unknown node the unknown ones.
     for child in cond.children:
-        child_value = evaluate(child, values)
+        child_value = memo[id(child)]
         if child_value == value:
-            _walk(child, values, child_value, because, unknown)
+            _walk(child, memo, child_value, because, unknown)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spinecds.assessment import ConflictOut, PositionOut
+from spinecds.assessment import ConflictOut, PositionOut, build
 from spinecds.engine.conditions import TRUE, UNKNOWN
 from spinecds.engine.imaging import kind_of
 from spinecds.engine.run import Run
@@ -22,7 +22,8 @@ def conflicts(run: Run, studies: list[str], why: str) -> list[ConflictOut]:
             value = kb.condition(f"conflict:{conflict.id}:{position.id}").test(run.values)
             applies = "yes" if value == TRUE else "unknown" if value == UNKNOWN else "no"
             positions.append(
-                PositionOut(
+                build(
+                    PositionOut,
                     id=position.id,
                     claim=position.claim,
                     applies=applies,
@@ -43,7 +44,8 @@ def conflicts(run: Run, studies: list[str], why: str) -> list[ConflictOut]:
         for shown in positions:
             run.cite(shown.cite)
         out.append(
-            ConflictOut(
+            build(
+                ConflictOut,
                 id=conflict.id,
                 question=conflict.question,
                 followed=followed.id,

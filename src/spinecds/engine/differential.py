@@ -2,35 +2,66 @@
 
 from __future__ import annotations
 
-from spinecds.assessment import DiagnosisOut
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from spinecds.assessment import DiagnosisOut, build
 from spinecds.engine.conditions import TRUE
 from spinecds.engine.run import Run
+from spinecds.knowledge.loader import KnowledgeBase
+from spinecds.knowledge.schema import Diagnosis, Feature
+
+Test = Callable[[Mapping[str, Any]], float]
 
 __all__ = ["differential"]
 
 _MIN_SCORE = 0.3  # below this a diagnosis is listed only when `always_list_when` holds
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    dx: Diagnosis
+    applies: Test
+    always: Test | None
+    features_for: tuple[tuple[Feature, Test], ...]
+    features_against: tuple[tuple[Feature, Test], ...]
+
+
+_PREPARED: dict[str, tuple[_Prepared, ...]] = {}
+
+
+def _prepared(kb: KnowledgeBase) -> tuple[_Prepared, ...]:
+    """The diagnoses with their compiled tests, looked up once per knowledge base."""
+    found = _PREPARED.get(kb.content_hash)
+    if found is None:
+        test = kb.condition
+        found = _PREPARED[kb.content_hash] = tuple(
+            _Prepared(
+                dx,
+                test(f"dx:{dx.id}:applies").test,
+                test(f"dx:{dx.id}:always").test if dx.always_list_when is not None else None,
+                tuple((f, test(f"dx:{dx.id}:for:{j}").test) for j, f in enumerate(dx.features_for)),
+                tuple(
+                    (f, test(f"dx:{dx.id}:against:{j}").test)
+                    for j, f in enumerate(dx.features_against)
+                ),
+            )
+            for dx in kb.differential.diagnoses
+        )
+    return found
+
+
 def differential(run: Run) -> list[DiagnosisOut]:
     kb, values = run.kb, run.values
     scored = []
-    for order, dx in enumerate(kb.differential.diagnoses):
-        if kb.condition(f"dx:{dx.id}:applies").test(values) != TRUE:
+    for order, prepared in enumerate(_prepared(kb)):
+        dx = prepared.dx
+        if prepared.applies(values) != TRUE:
             continue
-        always = (
-            dx.always_list_when is not None
-            and kb.condition(f"dx:{dx.id}:always").test(values) == TRUE
-        )
-        found_for = [
-            f
-            for j, f in enumerate(dx.features_for)
-            if kb.condition(f"dx:{dx.id}:for:{j}").test(values) == TRUE
-        ]
-        found_against = [
-            f
-            for j, f in enumerate(dx.features_against)
-            if kb.condition(f"dx:{dx.id}:against:{j}").test(values) == TRUE
-        ]
+        always = prepared.always is not None and prepared.always(values) == TRUE
+        found_for = [f for f, test in prepared.features_for if test(values) == TRUE]
+        found_against = [f for f, test in prepared.features_against if test(values) == TRUE]
         score = dx.prior + sum(f.weight for f in found_for) - sum(f.weight for f in found_against)
         if score < _MIN_SCORE and not always:
             continue
@@ -40,7 +71,8 @@ def differential(run: Run) -> list[DiagnosisOut]:
     for rank, (score, _, dx, found_for, found_against) in enumerate(scored, start=1):
         run.cite(dx.cite)
         out.append(
-            DiagnosisOut(
+            build(
+                DiagnosisOut,
                 id=dx.id,
                 label=kb.vocabulary.label("differential", dx.id),
                 rank=rank,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spinecds.assessment import OrderReview, WarningOut
+from spinecds.assessment import OrderReview, WarningOut, build
 from spinecds.engine.imaging import kind_of, rating_in
 from spinecds.engine.run import VERDICT_RANK, Run
 
@@ -44,7 +44,8 @@ def review_order(run: Run, acr_key: str | None, studies: list[str]) -> OrderRevi
         if then.verdict and VERDICT_RANK[then.verdict] > VERDICT_RANK[verdict]:
             verdict = then.verdict
         reasons.append(
-            WarningOut(
+            build(
+                WarningOut,
                 id=rule.id,
                 text=then.reason or rule.rule.title,
                 cite=rule.rule.cite,
@@ -54,7 +55,8 @@ def review_order(run: Run, acr_key: str | None, studies: list[str]) -> OrderRevi
         run.record(rule, f"order verdict at most {then.verdict}")
     for reason in reasons:
         run.cite(reason.cite)
-    return OrderReview(
+    return build(
+        OrderReview,
         order=order,
         category=rating.category if rating else None,
         rating=rating.rating if rating else None,
@@ -68,7 +70,8 @@ def review_order(run: Run, acr_key: str | None, studies: list[str]) -> OrderRevi
 def _base_reason(run: Run, acr_key: str | None, order: str, rated: bool, first: bool) -> WarningOut:
     kb = run.kb
     if acr_key is None:
-        return WarningOut(
+        return build(
+            WarningOut,
             id="order.no_variant",
             text=(
                 "No ACR variant covers this scenario; the order is judged against the "
@@ -89,4 +92,4 @@ def _base_reason(run: Run, acr_key: str | None, order: str, rated: bool, first: 
         )
     if first:
         text += " It is the study recommended first for this case."
-    return WarningOut(id="order.acr_rating", text=text, cite=cite)
+    return build(WarningOut, id="order.acr_rating", text=text, cite=cite)

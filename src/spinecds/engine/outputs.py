@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spinecds.assessment import FollowUpOut, PlanItem, WarningOut
+from spinecds.assessment import FollowUpOut, PlanItem, WarningOut, build
 from spinecds.engine.run import Run
 from spinecds.knowledge.loader import CompiledRule
 
@@ -23,7 +23,8 @@ def plan_items(run: Run, chosen: list[tuple[str, CompiledRule]]) -> list[PlanIte
     for step in steps:
         run.cite(step.cite)
         out.append(
-            PlanItem(
+            build(
+                PlanItem,
                 id=step.id,
                 phase=step.phase,
                 title=step.title,
@@ -45,7 +46,7 @@ def warning_items(run: Run, ids: list[str]) -> list[WarningOut]:
     for warning_id in dict.fromkeys(ids):
         item = run.kb.warnings[warning_id]
         run.cite(item.cite)
-        out.append(WarningOut(id=item.id, text=item.text, cite=item.cite, seeds=item.seeds))
+        out.append(build(WarningOut, id=item.id, text=item.text, cite=item.cite, seeds=item.seeds))
     return out
 
 
@@ -55,6 +56,14 @@ def follow_up_items(run: Run, ids: list[str]) -> list[FollowUpOut]:
     for item in items:
         run.cite(item.cite)
     return [
-        FollowUpOut(id=f.id, kind=f.kind, text=f.text, plain=f.plain, cite=f.cite, seeds=f.seeds)
+        build(
+            FollowUpOut,
+            id=f.id,
+            kind=f.kind,
+            text=f.text,
+            plain=f.plain,
+            cite=f.cite,
+            seeds=f.seeds,
+        )
         for f in items
     ]

@@ -8,12 +8,13 @@ read as absent, so these are asked rather than assumed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from spinecds.assessment import Question
-from spinecds.engine.conditions import FALSE, TRUE, Condition, Leaf, explain
+from spinecds.assessment import Question, build
+from spinecds.engine.conditions import FALSE, TRUE, Leaf
 from spinecds.engine.run import Run
+from spinecds.knowledge.loader import CompiledCondition
 
 __all__ = ["questions"]
 
@@ -40,49 +41,66 @@ _FACT_FIELDS = {
 class _Draft:
     target: str
     ask: str
-    would_change: str
     priority: int
     order: int
-    rules: list[str] = field(default_factory=list)
+    rules: list[str]
+    # The most decisive effect found so far; its text is written once, at the end.
+    would_change: str = ""
+    answer: str = "present"
+    needs: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        others = sorted(set(self.needs))[:4]
+        together = f" together with {', '.join(others)}" if others else ""
+        return f"if {self.answer}{together}: {self.would_change}"
 
 
 def questions(run: Run) -> list[Question]:
-    kb = run.kb
-    sources: list[tuple[Condition, Test, str, str, int]] = [
-        (p.rule.condition, p.rule.test, p.rule.id, p.would_change, p.priority) for p in run.pending
+    kb, values = run.kb, run.values
+    sources: list[tuple[CompiledCondition, str, str, int]] = [
+        (p.rule, p.rule.id, p.would_change, p.priority) for p in run.pending
     ]
     for fact, indexes in run.facts.derived_unknown.items():
         derived = next(d for d in kb.context.derived if d.fact == fact)
         for j in indexes:
             compiled = kb.condition(f"derived:{fact}:{j}")
             change = f"{fact.replace('_', ' ')} would be {derived.values[j].value}"
-            sources.append((compiled.condition, compiled.test, f"derived.{fact}", change, 3))
+            sources.append((compiled, f"derived.{fact}", change, 3))
     imaged = any(study.region == run.facts.region for study in run.case.imaging)
     drafts: dict[str, _Draft] = {}
-    order = 0
-    for condition, test, rule_id, would_change, priority in sources:
-        unknown = explain(condition, run.values).unknown
+    # Most decisive rules first, so a question's best effect is usually found first and the
+    # rules after it only add their ids (sorted() is stable: ties keep the rule order).
+    for compiled, rule_id, would_change, priority in sorted(sources, key=lambda s: s[3]):
+        unknown = compiled.unknowns(values)
         for leaf in unknown:
             key, field_name, ask = _leaf_question(run, leaf.kind, leaf.name)
-            if not key or (field_name.startswith("imaging") and not imaged):
+            if not key or (not imaged and field_name.startswith("imaging")):
                 continue
-            change, rank = _effect_of(run, test, leaf, unknown, would_change, priority)
-            order += 1
             draft = drafts.get(key)
             if draft is None:
-                drafts[key] = _Draft(field_name, ask, change, rank, order, [rule_id])
-                continue
+                draft = drafts[key] = _Draft(field_name, ask, 99, len(drafts), [])
             if rule_id not in draft.rules:
                 draft.rules.append(rule_id)
-            if rank < draft.priority:
-                draft.priority, draft.would_change = rank, change
+            if draft.priority <= priority:
+                continue  # this rule cannot make the question more decisive
+            if _settles(values, compiled.test, leaf):
+                draft.priority, draft.would_change, draft.needs = priority, would_change, ()
+                draft.answer = "present" if leaf.kind == "present" else "absent"
+            elif draft.priority > priority + 2:
+                draft.priority, draft.would_change, draft.answer = (
+                    priority + 2,
+                    would_change,
+                    "present",
+                )
+                draft.needs = tuple(o.name for o in unknown if o.name != leaf.name)
     ranked = sorted(drafts.items(), key=lambda kv: (kv[1].priority, kv[1].order))
     return [
-        Question(
+        build(
+            Question,
             id=k,
             field=d.target,
             ask=d.ask,
-            would_change=d.would_change,
+            would_change=d.text(),
             rules=d.rules,
             priority=d.priority,
         )
@@ -90,27 +108,35 @@ def questions(run: Run) -> list[Question]:
     ]
 
 
-def _effect_of(
-    run: Run,
-    test: Test,
-    leaf: Leaf,
-    unknown: tuple[Leaf, ...],
-    would_change: str,
-    priority: int,
-) -> tuple[str, int]:
-    """Does answering this one finding settle the rule? If not, say what else it needs."""
-    if leaf.kind in ("present", "absent"):
-        answer = TRUE if leaf.kind == "present" else FALSE
-        trial = dict(run.values)
-        trial[leaf.key] = answer
-        if test(trial) == TRUE:
-            return f"if {'present' if answer == TRUE else 'absent'}: {would_change}", priority
-    others = sorted({o.name for o in unknown if o.name != leaf.name})[:4]
-    needs = f" together with {', '.join(others)}" if others else ""
-    return f"if present{needs}: {would_change}", priority + 2
+def _settles(values: dict[str, Any], test: Test, leaf: Leaf) -> bool:
+    """Would answering this one finding, alone, make the rule fire?"""
+    if leaf.kind not in ("present", "absent"):
+        return False
+    key = leaf.key
+    before = values.get(key)
+    values[key] = TRUE if leaf.kind == "present" else FALSE  # try it in place, then restore
+    try:
+        return test(values) == TRUE
+    finally:
+        if before is None:
+            del values[key]
+        else:
+            values[key] = before
+
+
+_ASKED: dict[tuple[str, str, str], tuple[str, str, str]] = {}
 
 
 def _leaf_question(run: Run, kind: str, name: str) -> tuple[str, str, str]:
+    """(question id, case field, question text) for a leaf; ("", "", "") if not askable."""
+    memo_key = (run.kb.content_hash, kind, name)
+    found = _ASKED.get(memo_key)
+    if found is None:
+        found = _ASKED[memo_key] = _compose_question(run, kind, name)
+    return found
+
+
+def _compose_question(run: Run, kind: str, name: str) -> tuple[str, str, str]:
     vocab = run.kb.vocabulary
     if kind in ("present", "absent"):
         if vocab.has("finding", name):

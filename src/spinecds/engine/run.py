@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from spinecds.assessment import TraceEntry
+from spinecds.assessment import TraceEntry, build
 from spinecds.case import Case
 from spinecds.engine.conditions import TRUE, UNKNOWN, Leaf, explain
 from spinecds.engine.facts import Facts
@@ -78,7 +78,8 @@ class Run:
             for leaf, value in explain(rule.condition, self.values).because
         ]
         self.trace.append(
-            TraceEntry(
+            build(
+                TraceEntry,
                 rule=rule.id,
                 family=rule.family,
                 title=rule.rule.title,

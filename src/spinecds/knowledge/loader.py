@@ -8,6 +8,9 @@ field and the fix rather than failing later inside an assessment.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,7 +24,9 @@ from pydantic import BaseModel, ValidationError
 from spinecds.engine.conditions import (
     Condition,
     ConditionError,
+    Leaf,
     compile_condition,
+    compile_unknowns,
     parse_condition,
 )
 from spinecds.errors import FieldProblem, KnowledgeBaseError
@@ -70,23 +75,29 @@ RULE_FILES = (
 
 
 @dataclass(frozen=True, slots=True)
-class CompiledRule:
-    rule: Rule
-    family: str
+class CompiledCondition:
     condition: Condition
     test: Compiled
-    asks: bool
-    source: str
+    _lazy: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def unknowns(self, values: Mapping[str, Any]) -> tuple[Leaf, ...]:
+        """The unknown leaves that could still change this condition (compiled on first use)."""
+        found = self._lazy.get("unknowns")
+        if found is None:
+            found = self._lazy["unknowns"] = compile_unknowns(self.condition)
+        return found(values)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule(CompiledCondition):
+    rule: Rule = field(kw_only=True)
+    family: str = field(kw_only=True)
+    asks: bool = field(kw_only=True)
+    source: str = field(kw_only=True)
 
     @property
     def id(self) -> str:
         return self.rule.id
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledCondition:
-    condition: Condition
-    test: Compiled
 
 
 @dataclass
@@ -193,12 +204,17 @@ class _Reader:
                 [FieldProblem(name, f"cannot be read ({exc.strerror}).", "reinstall spinecds")],
             ) from None
         self._hash.update(name.encode() + b"\0" + data + b"\0")
+        cached = _cache_get(data)
+        if cached is not None:
+            return cached
         try:
-            return yaml.load(data, Loader=_Loader)  # noqa: S506 - a safe loader
+            parsed = yaml.load(data, Loader=_Loader)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             raise KnowledgeBaseError(
                 "A knowledge-base file is not valid YAML.", [FieldProblem(name, str(exc), "")]
             ) from None
+        _cache_put(data, parsed)
+        return parsed
 
     def model(self, name: str, model: type[Model]) -> Model:
         return self._validate(name, self.raw(name), model)
@@ -227,7 +243,11 @@ class _Reader:
             if cond is None:
                 continue
             asks = rule.ask if rule.ask is not None else family in ASKING_FAMILIES
-            compiled.append(CompiledRule(rule, family, cond, compile_condition(cond), asks, name))
+            compiled.append(
+                CompiledRule(
+                    cond, compile_condition(cond), rule=rule, family=family, asks=asks, source=name
+                )
+            )
         return compiled
 
     def conditions(self, kb: KnowledgeBase) -> dict[str, CompiledCondition]:
@@ -283,6 +303,44 @@ class _Reader:
     def raise_problems(self) -> None:
         if self.problems:
             raise KnowledgeBaseError("The knowledge base has invalid conditions.", self.problems)
+
+
+def cache_dir() -> Path:
+    """Where parsed KB files are cached: SPINECDS_CACHE_DIR, else the user's cache folder."""
+    configured = os.environ.get("SPINECDS_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "spinecds" / "kb"
+
+
+def _cache_path(data: bytes) -> Path:
+    return cache_dir() / f"{hashlib.sha256(data).hexdigest()}.json"
+
+
+def _cache_get(data: bytes) -> Any:
+    """Parsed content of a KB file seen before (keyed by its bytes), or None.
+
+    Building Python objects from YAML is most of the load time; JSON of the same content
+    loads several times faster. The cache is only a copy: schema validation still runs.
+    """
+    try:
+        return json.loads(_cache_path(data).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _cache_put(data: bytes, parsed: Any) -> None:
+    target = _cache_path(data)
+    try:
+        text = json.dumps(parsed, ensure_ascii=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, target)  # atomic: a reader never sees half a file
+    except (OSError, TypeError, ValueError):
+        return  # no cache (read-only home, or content JSON cannot hold): parse YAML each time
 
 
 def _allowed(model: type[BaseModel], err: Any) -> str:
