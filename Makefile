@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE ?= examples/post-acdf-radiculopathy.yaml
+CODE := $(wildcard src tests bench tools)
 
 .PHONY: run test check lint type unit venv install dev acceptance bench kb-check clean
 
@@ -32,8 +33,8 @@ test: dev lint type unit
 check: test
 
 lint: dev
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 type: dev
 	$(BIN)/mypy
