@@ -200,6 +200,7 @@ class PlanStep(Strict):
     id: str
     phase: Literal["now", "conservative", "medicines", "interventional", "surgical"]
     title: str
+    plain: str  # the step in everyday words, for the patient version
     text: str
     duration: str | None = None
     evidence: str

@@ -153,9 +153,9 @@ def _treatments(a: Assessment, kb: KnowledgeBase) -> tuple[Item, ...]:
 
 
 def _treatment(step: PlanItem, kb: KnowledgeBase) -> str:
-    """The step's name (the vocabulary's plain words when it is a known treatment)."""
+    """The step in the knowledge base's plain words for patients."""
     vocab = kb.vocabulary
-    name = vocab.plain("treatment", step.id) if vocab.has("treatment", step.id) else step.title
+    name = kb.plan_steps[step.id].plain if step.id in kb.plan_steps else step.title
     if step.evidence not in THIN_EVIDENCE:
         return _sentence(name)
     note = (
