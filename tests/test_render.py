@@ -276,18 +276,19 @@ def test_patient_is_told_plainly_when_evidence_is_thin(
     treatments = section(
         render(chronic, kb, "markdown", "patient"), "Treatments you may be offered"
     )
-    prp = next(line for line in treatments.splitlines() if "PRP" in line)
+    prp = next(line for line in treatments.splitlines() if "platelet-rich plasma" in line)
     assert "Very little research so far" in prp
+    assert "not recommended outside research" in prp
 
 
-def test_patient_uses_plain_treatment_words_when_the_vocabulary_has_them(
+def test_patient_gets_the_plan_steps_plain_words(
     seeds: dict[str, Assessment], kb: KnowledgeBase
 ) -> None:
     step = kb.plan_steps["epidural_steroid_injection"]
-    item = PlanItem(**step.model_dump(exclude={"conflicts"}), rationale="test")
+    item = PlanItem(**step.model_dump(exclude={"conflicts", "plain"}), rationale="test")
     assessment = seeds[SEEDS[2]].model_copy(update={"plan": [item]})
     report = render(assessment, kb, "markdown", "patient")
-    assert kb.vocabulary.plain("treatment", "epidural_steroid_injection") in report
+    assert step.plain in report
     assert "Cervical epidural steroid injection" not in report
 
 
