@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 kb_app = typer.Typer(no_args_is_help=True, help="Inspect and check the knowledge base.")
 app.add_typer(kb_app, name="kb")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay whole in logs and pipes
 
 
 class Format(StrEnum):
