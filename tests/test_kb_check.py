@@ -91,7 +91,12 @@ FAULTS: dict[str, tuple[Callable[[Path], None], str]] = {
         "contradicts variant.infection_ulcer_over_spine: same conditions",
     ),
     "conflicting plan steps that can co-fire": (
-        lambda r: edit(r, "rules/results.yaml", "        - not: {present: pseudarthrosis}\n", ""),
+        lambda r: edit(
+            r,
+            "rules/results.yaml",
+            "when: {all: [{use: operated_here}, {present: pseudarthrosis}]}",
+            "when: {present: pseudarthrosis}",
+        ),
         "choosing conflicting steps",
     ),
     "urgency rule that is not monotone": (
