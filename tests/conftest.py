@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Hermetic: the knowledge base's parse cache goes to a fresh folder, never the user's cache.
+# Set at import, before any test module loads the knowledge base.
+os.environ["SPINECDS_CACHE_DIR"] = tempfile.mkdtemp(prefix="spinecds-test-cache-")
 
 from spinecds import Assessment, Case, KnowledgeBase, assess, default_kb, parse_case
 
