@@ -6,6 +6,7 @@ The contract fields keep their names and meanings; the rest (``do_now``, ``imagi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any, Literal, TypeVar
 
@@ -26,6 +27,7 @@ __all__ = [
     "TraceEntry",
     "WarningOut",
     "build",
+    "builder",
 ]
 
 Urgency = Literal["emergency", "urgent", "routine"]
@@ -215,18 +217,80 @@ def _defaults(cls: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]]:
     return plain, factories
 
 
+_Shape = tuple[dict[str, Any], dict[str, Any], Any]
+_SHAPES: dict[type[BaseModel], _Shape] = {}
+# BaseModel keeps these four in slots; their descriptors set them without the attribute
+# lookup object.__setattr__ does on every call (a model is built ~40 times per assessment).
+_SLOTS = vars(BaseModel)
+_set_dict = _SLOTS["__dict__"].__set__
+_set_fields_set = _SLOTS["__pydantic_fields_set__"].__set__
+_set_extra = _SLOTS["__pydantic_extra__"].__set__
+_set_private = _SLOTS["__pydantic_private__"].__set__
+
+
+def _shape(cls: type[BaseModel]) -> _Shape:
+    plain, factories = _defaults(cls)
+    return plain, factories, cls.__new__  # pydantic keeps object.__new__: a C call
+
+
 def build(cls: type[Model], **values: Any) -> Model:
     """Make an output object from values the engine itself produced, without re-validating.
 
     Validation costs more than the whole rule evaluation; the engine's output is typed at
     its source and ``tests/test_rules.py`` re-validates whole assessments against the schema.
     This does what pydantic's ``model_construct`` does, minus its per-call bookkeeping.
+    The field dict keeps the same key order as ``model_construct`` (defaults first): the
+    JSON follows it.
     """
-    plain, factories = _defaults(cls)
-    data = {**plain, **{n: f() for n, f in factories.items() if n not in values}, **values}
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", data)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    shape = _SHAPES.get(cls)
+    if shape is None:  # a plain dict lookup: functools.cache costs more per call
+        shape = _SHAPES[cls] = _shape(cls)
+    plain, factories, new = shape
+    if factories:
+        data = {**plain, **{n: f() for n, f in factories.items() if n not in values}, **values}
+    elif plain:
+        data = {**plain, **values}
+    else:
+        data = values  # this call's own keyword dict: nothing else holds it
+    obj: Model = new(cls)
+    _set_dict(obj, data)
+    _set_fields_set(obj, set(values))
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
+
+
+def builder(cls: type[Model], *names: str) -> Callable[..., Model]:
+    """``builder(cls, "a", "b")(x, y)`` is ``build(cls, a=x, b=y)``, faster.
+
+    For the few models built many times per assessment (questions, trace entries,
+    diagnoses): a generated function with the field names fixed saves build()'s keyword
+    packing and shape lookup. The field dict has the same keys in the same order.
+    """
+    plain, factories, new = _shape(cls)
+    unknown = [n for n in names if n not in cls.model_fields]
+    if factories or unknown or len(set(names)) != len(names):
+        raise ValueError(f"builder({cls.__name__}): unsupported fields {unknown or names}")
+    args = [f"a{i}" for i in range(len(names))]
+    items = ", ".join(f"{n!r}: {a}" for n, a in zip(names, args, strict=True))
+    source = (
+        f"def make({', '.join(args)}):\n"
+        "    obj = new(cls)\n"
+        f"    set_dict(obj, {{{'**plain, ' if plain else ''}{items}}})\n"
+        f"    set_fields_set(obj, {{{', '.join(map(repr, names))}}})\n"
+        "    set_extra(obj, None)\n"
+        "    set_private(obj, None)\n"
+        "    return obj\n"
+    )
+    namespace: dict[str, Any] = {
+        "__builtins__": {},
+        "new": new,
+        "cls": cls,
+        "plain": plain,
+        "set_dict": _set_dict,
+        "set_fields_set": _set_fields_set,
+        "set_extra": _set_extra,
+        "set_private": _set_private,
+    }
+    exec(source, namespace)  # noqa: S102 - field names of a model, entered via repr()
+    return namespace["make"]  # type: ignore[no-any-return]

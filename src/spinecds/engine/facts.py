@@ -13,6 +13,7 @@ from typing import Any
 
 from spinecds.case import Case, Imaging, Surgery
 from spinecds.engine.conditions import TRUE
+from spinecds.engine.prepared import prepared
 from spinecds.knowledge.loader import KnowledgeBase
 from spinecds.knowledge.schema import Bands
 
@@ -27,11 +28,13 @@ class Facts:
     region: str
     # derived fact -> (index of the chosen value, indexes of earlier values left unknown)
     derived_unknown: dict[str, list[int]] = field(default_factory=dict)
+    imaged: bool = False  # some study images the painful region
 
 
 def case_facts(case: Case, kb: KnowledgeBase) -> Facts:
-    vocab = kb.vocabulary
-    regions = {str(vocab.attr("complaint", c, "region")) for c in case.complaint}
+    prep = prepared(kb)
+    tables = prep.terms
+    regions = {tables.complaint_region[c] for c in case.complaint}
     region = next(r for r in _REGION_ORDER if r in regions)
     here = [s for s in case.surgeries if s.region == region]
     weeks = _weeks_since(here)
@@ -44,11 +47,9 @@ def case_facts(case: Case, kb: KnowledgeBase) -> Facts:
         "x:operated_region": bool(here),
         "x:operated_elsewhere": bool(case.surgeries) and not here,
         "x:anterior_cervical": any(
-            s.region == "cervical"
-            and vocab.attr("procedure", s.procedure, "approach") == "anterior"
-            for s in case.surgeries
+            s.region == "cervical" and s.procedure in tables.anterior for s in case.surgeries
         ),
-        "x:fusion_region": any(vocab.attr("procedure", s.procedure, "fusion") for s in here),
+        "x:fusion_region": any(s.procedure in tables.fusion for s in here),
         "x:multilevel": _multilevel(here),
         "x:weeks_since_surgery": weeks,
         "x:phase": (_band(kb.context.phases, weeks) if here else "none"),
@@ -56,16 +57,21 @@ def case_facts(case: Case, kb: KnowledgeBase) -> Facts:
         "x:motor_grade": case.findings.get("motor_grade"),
     }
     for name, value in case.findings.items():
-        if isinstance(value, bool):
-            v[f"f:{name}"] = TRUE if value else 0.0
-    _imaging(case, region, v)
+        # Only true/false findings become values (a number such as motor_grade is a fact).
+        if value is True:
+            v[f"f:{name}"] = TRUE
+        elif value is False:
+            v[f"f:{name}"] = 0.0
+    imaged = _imaging(case, region, v)
     for c in case.complaint:
         v[f"c:{c}"] = TRUE
     for s in case.surgeries:
         v[f"s:{s.procedure}"] = TRUE
     for t in case.treatments:
         v[f"t:{t.treatment}"] = max(t.weeks, v.get(f"t:{t.treatment}", 0.0))
-    facts = Facts(v, region)
+    # Every key the knowledge base reads is present (what its absence means, unless the case
+    # says otherwise): the generated code reads v[key].
+    facts = Facts({**prep.missing, **v}, region, imaged=imaged)
     _derive(facts, kb)
     return facts
 
@@ -101,11 +107,14 @@ def _in_episode(study: Imaging, symptom_weeks: float | None) -> bool:
     return study.weeks_ago <= symptom_weeks
 
 
-def _imaging(case: Case, region: str, v: dict[str, Any]) -> None:
+def _imaging(case: Case, region: str, v: dict[str, Any]) -> bool:
+    """Imaging values; and whether any study images the painful region."""
     # Findings merge over every study of the region: present if any study reports them,
     # absent if a study reports them absent and none present; otherwise unknown.
+    imaged = False
     for study in case.imaging:
         if study.region == region:
+            imaged = True
             if _in_episode(study, case.symptom_weeks):
                 v[f"d:{study.study}"] = TRUE
             for name, present in study.findings.items():
@@ -115,18 +124,14 @@ def _imaging(case: Case, region: str, v: dict[str, Any]) -> None:
             for name, present in study.findings.items():
                 if present:
                     v[f"e:{name}"] = TRUE
+    return imaged
 
 
 def _derive(facts: Facts, kb: KnowledgeBase) -> None:
-    for derived in kb.context.derived:
-        chosen, unknown = None, []
-        for j, option in enumerate(derived.values):
-            value = kb.condition(f"derived:{derived.fact}:{j}").test(facts.values)
-            if value == TRUE:
-                chosen = option.value
-                break
-            if value != 0.0:
-                unknown.append(j)
-        facts.values[f"x:{derived.fact}"] = chosen
+    # Each derived fact is a first-match list; a later one may read an earlier one.
+    values = facts.values
+    for derived, (fact, test) in zip(kb.context.derived, prepared(kb).derived, strict=True):
+        chosen, unknown = test(values)
+        values[f"x:{fact}"] = None if chosen is None else derived.values[chosen].value
         if unknown:
-            facts.derived_unknown[derived.fact] = unknown
+            facts.derived_unknown[fact] = unknown

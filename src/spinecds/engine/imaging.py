@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from spinecds.knowledge.loader import KnowledgeBase
@@ -44,6 +46,7 @@ class ProcedureKind:
     ionising: bool
 
 
+@lru_cache(maxsize=4096)  # a handful of procedure names, each classified once
 def kind_of(procedure: str) -> ProcedureKind:
     name = procedure.lower()
     iv_contrast = "with iv contrast" in name
@@ -64,7 +67,13 @@ def kind_of(procedure: str) -> ProcedureKind:
     return ProcedureKind(modality, iv_contrast, iodinated, ionising)
 
 
-def next_facts(studies: list[str]) -> dict[str, Any]:
+def next_facts(studies: Sequence[str]) -> Mapping[str, Any]:
+    """The ``next_*`` facts of the studies chosen (shared between calls: read only)."""
+    return _next_facts(tuple(studies))
+
+
+@lru_cache(maxsize=4096)  # few distinct lists of next studies; each worked out once
+def _next_facts(studies: tuple[str, ...]) -> dict[str, Any]:
     kinds = [kind_of(s) for s in studies]
     return {
         "x:next_count": len(studies),

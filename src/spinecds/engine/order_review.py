@@ -13,13 +13,18 @@ def review_order(run: Run, acr_key: str | None, studies: list[str]) -> OrderRevi
     order = run.case.proposed_order
     if order is None:
         return None
-    kb, region = run.kb, run.facts.region
-    rating = rating_in(kb, acr_key, order, region)
-    kind = kind_of(order)
+    kb, region, memo = run.kb, run.facts.region, run.prepared.memo
+    key = ("order", acr_key, order, region)
+    found = memo.get(key)
+    if found is None:  # the rating, kind and study terms of an order depend on nothing else
+        done_keys = tuple(
+            f"d:{term}"
+            for term, name in kb.context.study_procedures.get(region, {}).items()
+            if name == order
+        )
+        found = memo[key] = (rating_in(kb, acr_key, order, region), kind_of(order), done_keys)
+    rating, kind, done_keys = found
     first_choice = bool(studies) and studies[0] == order
-    done_terms = {
-        term for term, name in kb.context.study_procedures.get(region, {}).items() if name == order
-    }
     run.values.update(
         {
             "x:order_modality": kind.modality,
@@ -28,31 +33,36 @@ def review_order(run: Run, acr_key: str | None, studies: list[str]) -> OrderRevi
             "x:order_ionising": kind.ionising,
             "x:order_in_next": order in studies,
             "x:order_first_choice": first_choice,
-            "x:order_done": any(run.values.get(f"d:{t}") for t in done_terms),
+            "x:order_done": any(run.values.get(k) for k in done_keys),
         }
     )
-    reasons = [_base_reason(run, acr_key, order, rating is not None, first_choice)]
+    base_key = ("order-base", acr_key, order, region, rating is not None, first_choice)
+    base = memo.get(base_key)
+    if base is None:
+        base = memo[base_key] = _base_reason(run, acr_key, order, rating is not None, first_choice)
+    reasons = [base]
     if rating is None:
         verdict = "consider_alternative"
     else:
         verdict = kb.context.verdict_by_category[rating.category]
     if first_choice:
         verdict = "appropriate"
-    fired, _ = run.evaluate("order_review")
+    (fired,) = run.prepared.together("order_review")(run.values)
     for rule in fired:
         then = rule.rule.then
         if then.verdict and VERDICT_RANK[then.verdict] > VERDICT_RANK[verdict]:
             verdict = then.verdict
-        reasons.append(
-            build(
+        reason = memo.get(("order-rule", id(rule)))
+        if reason is None:  # the same item for every case the rule fires in
+            reason = memo[("order-rule", id(rule))] = build(
                 WarningOut,
                 id=rule.id,
                 text=then.reason or rule.rule.title,
                 cite=rule.rule.cite,
                 seeds=rule.rule.seeds,
             )
-        )
-        run.record(rule, f"order verdict at most {then.verdict}")
+        reasons.append(reason)
+        run.record(rule, run.prepared.effects[id(rule)])
     for reason in reasons:
         run.cite(reason.cite)
     return build(

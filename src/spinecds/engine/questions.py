@@ -8,13 +8,15 @@ read as absent, so these are asked rather than assumed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
-from spinecds.assessment import Question, build
-from spinecds.engine.conditions import FALSE, TRUE, Leaf
+from spinecds.assessment import Question, builder
+from spinecds.engine.conditions import FALSE, TRUE, Condition, Leaf
 from spinecds.engine.run import Run
-from spinecds.knowledge.loader import CompiledCondition
+from spinecds.engine.walks import compile_unknown_walk
+from spinecds.knowledge.loader import CompiledCondition, KnowledgeBase
+from spinecds.knowledge.vocabulary import Vocabulary
 
 __all__ = ["questions"]
 
@@ -37,107 +39,143 @@ _FACT_FIELDS = {
 }
 
 
-@dataclass
-class _Draft:
-    target: str
-    ask: str
-    priority: int
-    order: int
-    rules: list[str]
-    # The most decisive effect found so far; its text is written once, at the end.
-    would_change: str = ""
-    answer: str = "present"
-    needs: tuple[str, ...] = ()
-
-    def text(self) -> str:
-        others = sorted(set(self.needs))[:4]
-        together = f" together with {', '.join(others)}" if others else ""
-        return f"if {self.answer}{together}: {self.would_change}"
+Source = tuple[CompiledCondition, str, str, int]
 
 
 def questions(run: Run) -> list[Question]:
-    kb, values = run.kb, run.values
-    sources: list[tuple[CompiledCondition, str, str, int]] = [
-        (p.rule, p.rule.id, p.would_change, p.priority) for p in run.pending
-    ]
+    values, prep = run.values, run.prepared
+    sources: list[Source] = list(run.pending)  # Pending has the shape of a Source
+    derived = prep.memo.get(("questions", "derived"))
+    if derived is None:
+        derived = prep.memo[("questions", "derived")] = _derived_sources(run.kb)
     for fact, indexes in run.facts.derived_unknown.items():
-        derived = next(d for d in kb.context.derived if d.fact == fact)
-        for j in indexes:
-            compiled = kb.condition(f"derived:{fact}:{j}")
-            change = f"{fact.replace('_', ' ')} would be {derived.values[j].value}"
-            sources.append((compiled, f"derived.{fact}", change, 3))
-    imaged = any(study.region == run.facts.region for study in run.case.imaging)
-    drafts: dict[str, _Draft] = {}
-    # Most decisive rules first, so a question's best effect is usually found first and the
-    # rules after it only add their ids (sorted() is stable: ties keep the rule order).
-    for compiled, rule_id, would_change, priority in sorted(sources, key=lambda s: s[3]):
-        unknown = compiled.unknowns(values)
-        for leaf in unknown:
-            key, field_name, ask = _leaf_question(run, leaf.kind, leaf.name)
-            if not key or (not imaged and field_name.startswith("imaging")):
-                continue
-            draft = drafts.get(key)
-            if draft is None:
-                draft = drafts[key] = _Draft(field_name, ask, 99, len(drafts), [])
-            if rule_id not in draft.rules:
-                draft.rules.append(rule_id)
-            if draft.priority <= priority:
-                continue  # this rule cannot make the question more decisive
-            if _settles(values, compiled.test, leaf):
-                draft.priority, draft.would_change, draft.needs = priority, would_change, ()
-                draft.answer = "present" if leaf.kind == "present" else "absent"
-            elif draft.priority > priority + 2:
-                draft.priority, draft.would_change, draft.answer = (
-                    priority + 2,
-                    would_change,
-                    "present",
-                )
-                draft.needs = tuple(o.name for o in unknown if o.name != leaf.name)
-    ranked = sorted(drafts.items(), key=lambda kv: (kv[1].priority, kv[1].order))
-    return [
-        build(
-            Question,
-            id=k,
-            field=d.target,
-            ask=d.ask,
-            would_change=d.text(),
-            rules=d.rules,
-            priority=d.priority,
-        )
-        for k, d in ranked
-    ]
-
-
-def _settles(values: dict[str, Any], test: Test, leaf: Leaf) -> bool:
-    """Would answering this one finding, alone, make the rule fire?"""
-    if leaf.kind not in ("present", "absent"):
-        return False
-    key = leaf.key
-    before = values.get(key)
-    values[key] = TRUE if leaf.kind == "present" else FALSE  # try it in place, then restore
-    try:
-        return test(values) == TRUE
-    finally:
-        if before is None:
-            del values[key]
-        else:
-            values[key] = before
-
-
-_ASKED: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-
-
-def _leaf_question(run: Run, kind: str, name: str) -> tuple[str, str, str]:
-    """(question id, case field, question text) for a leaf; ("", "", "") if not askable."""
-    memo_key = (run.kb.content_hash, kind, name)
-    found = _ASKED.get(memo_key)
-    if found is None:
-        found = _ASKED[memo_key] = _compose_question(run, kind, name)
-    return found
-
-
-def _compose_question(run: Run, kind: str, name: str) -> tuple[str, str, str]:
+        sources += [derived[fact][j] for j in indexes]
+    imaged = run.facts.imaged
     vocab = run.kb.vocabulary
+
+    def make(cond: Condition) -> Any:
+        return _compile_asking(cond, vocab)
+
+    # A draft question is a list (made ~20 times per assessment; a list is the cheapest):
+    # [priority, order, id, field, ask, rules, would_change, answer, needs]. Its most
+    # decisive effect so far is kept; the wording is written once, at the end. `needs` is
+    # () or (the names of the source's unknown leaves, the one answered): the findings
+    # needed "together with" it are worked out only for the questions finally asked.
+    drafts: dict[str, list[Any]] = {}
+    # Most decisive rules first, so a question's best effect is usually found first and the
+    # rules after it only add their ids (sort() is stable: ties keep the rule order).
+    sources.sort(key=_PRIORITY)
+    for compiled, rule_id, would_change, priority in sources:
+        compiled.lazy("asking", make)(values, drafts, rule_id, would_change, priority, imaged)
+    # By priority, then first asked: `order` is unique, so no later item is ever compared.
+    shared = prep.shared
+    out = []
+    for priority, _, key, target, ask, rules, change, answer, needs in sorted(drafts.values()):
+        # Most questions are word for word one that an earlier case asked: share it.
+        needed = (tuple(needs[0]), needs[1]) if needs else ()
+        cache_key = ("question", priority, key, target, ask, change, answer, needed, *rules)
+        found = shared.get(cache_key)
+        if found is None:
+            text = _text(answer, needed, change)
+            found = shared.put(cache_key, _question(key, target, ask, text, rules, priority))
+        out.append(found)
+    return out
+
+
+_PRIORITY = itemgetter(3)  # of a Source
+_question = builder(Question, "id", "field", "ask", "would_change", "rules", "priority")
+
+
+def _text(answer: str, needs: tuple[tuple[str, ...], str] | tuple[()], would_change: str) -> str:
+    others = sorted({n for n in needs[0] if n != needs[1]})[:4] if needs else []
+    if not others:
+        return f"if {answer}: {would_change}"
+    return f"if {answer} together with {', '.join(others)}: {would_change}"
+
+
+def _compile_asking(cond: Condition, vocab: Vocabulary) -> Any:
+    """``f(values, drafts, rule_id, would_change, priority, imaged)``: add what one unknown
+    condition asks to the drafts. Generated per condition: each unknown leaf's question id,
+    field, wording and answer are constants, and whether answering it alone would make the
+    rule fire is worked out from the locals of the walk (see walks.compile_unknown_walk).
+
+    For each unknown leaf, in the order explain() lists them: its name joins `names` (all of
+    them: "together with" names the others); if it can be asked (imaging findings only when
+    the painful region was imaged), the rule joins its draft, and the draft takes this
+    rule's effect if that is more decisive: at this priority if the answer alone makes the
+    rule fire, else at priority + 2, when other findings are needed too.
+    """
+
+    def on_leaf(leaf: Leaf, fires: str, pad: str) -> list[str]:
+        key, target, ask, imaging, answer, name = _ask_of(vocab, leaf)
+        lines = [f"{pad}names.append({name!r})"]
+        if not key:
+            return lines
+        if imaging:
+            lines.append(f"{pad}if imaged:")
+            pad += "    "
+        new = f"[99, len(drafts), {key!r}, {target!r}, {ask!r}, [rid], '', 'present', ()]"
+        lines += [
+            f"{pad}d = drafts.get({key!r})",
+            f"{pad}if d is None:",
+            f"{pad}    d = drafts[{key!r}] = {new}",
+            f"{pad}elif rid not in d[5]:",
+            f"{pad}    d[5].append(rid)",
+            f"{pad}if d[0] > p:",
+        ]
+        settle = f"d[0] = p; d[6] = wc; d[7] = {answer!r}; d[8] = ()"
+        needed = f"d[0] = p + 2; d[6] = wc; d[7] = 'present'; d[8] = (names, {name!r})"
+        if fires == "True":
+            return [*lines, f"{pad}    {settle}"]
+        if fires != "False":
+            lines += [
+                f"{pad}    if {fires}:",
+                f"{pad}        {settle}",
+                f"{pad}    elif d[0] > p + 2:",
+            ]
+        else:
+            lines.append(f"{pad}    if d[0] > p + 2:")
+        return [*lines, f"{pad}        {needed}"]
+
+    params = "drafts, rid, wc, p, imaged"
+    return compile_unknown_walk(cond, params, ["names = []"], on_leaf, "return", _answer_yes, {})
+
+
+def _derived_sources(kb: KnowledgeBase) -> dict[str, list[Source]]:
+    """Per derived fact, per value: the question source an unknown value gives."""
+    out: dict[str, list[Source]] = {}
+    for fact in {d.fact: None for d in kb.context.derived}:
+        derived = next(d for d in kb.context.derived if d.fact == fact)
+        out[fact] = [
+            (
+                kb.condition(f"derived:{fact}:{j}"),
+                f"derived.{fact}",
+                f"{fact.replace('_', ' ')} would be {value.value}",
+                3,
+            )
+            for j, value in enumerate(derived.values)
+        ]
+    return out
+
+
+def _answer_yes(leaf: Leaf) -> float | None:
+    """The value a "yes" answer gives the leaf's finding: present for ``present``, absent for
+    ``absent``. Other leaves are not answered one finding at a time (None)."""
+    if leaf.kind == "present":
+        return TRUE
+    if leaf.kind == "absent":
+        return FALSE
+    return None
+
+
+def _ask_of(vocab: Vocabulary, leaf: Leaf) -> tuple[str, str, str, bool, str, str]:
+    key, target, ask = _compose_question(vocab, leaf.kind, leaf.name)
+    answer = "present" if leaf.kind == "present" else "absent"
+    return key, target, ask, target.startswith("imaging"), answer, leaf.name
+
+
+def _compose_question(vocab: Vocabulary, kind: str, name: str) -> tuple[str, str, str]:
+    """(question id, case field, question text) for a leaf; ("", "", "") if not askable."""
     if kind in ("present", "absent"):
         if vocab.has("finding", name):
             return name, f"findings.{name}", f"{vocab.label('finding', name)}: present or absent?"

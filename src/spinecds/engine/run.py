@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from spinecds.assessment import TraceEntry, build
+from spinecds.assessment import TraceEntry, builder
 from spinecds.case import Case
-from spinecds.engine.conditions import TRUE, UNKNOWN, Leaf, explain
+from spinecds.engine.describe import describe_leaf
 from spinecds.engine.facts import Facts
+from spinecds.engine.prepared import Prepared, prepared
+from spinecds.engine.walks import compile_because
 from spinecds.knowledge.loader import CompiledRule, KnowledgeBase
 
 __all__ = ["REFERRAL_RANK", "URGENCY_RANK", "VERDICT_RANK", "Pending", "Run", "describe_leaf"]
@@ -23,11 +26,15 @@ REFERRAL_RANK = {
 VERDICT_RANK = {"appropriate": 0, "consider_alternative": 1, "not_appropriate": 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A rule left unknown whose answer would change the assessment: a question source."""
+class Pending(NamedTuple):
+    """A rule left unknown whose answer would change the assessment: a question source.
+
+    A tuple (immutable, as before, and made several times faster than a frozen dataclass)
+    in the shape questions() reads its sources in.
+    """
 
     rule: CompiledRule
+    rule_id: str
     would_change: str
     priority: int
 
@@ -40,82 +47,61 @@ class Run:
     trace: list[TraceEntry] = field(default_factory=list)
     cites: dict[str, None] = field(default_factory=dict)
     pending: list[Pending] = field(default_factory=list)
+    # The same dict as facts.values (a plain attribute: the stages read it very often).
+    values: dict[str, Any] = field(init=False)
+    prepared: Prepared = field(init=False)
 
-    @property
-    def values(self) -> dict[str, Any]:
-        return self.facts.values
+    def __post_init__(self) -> None:
+        self.values = self.facts.values
+        self.prepared = prepared(self.kb)
 
     def cite(self, ids: list[str]) -> None:
-        for ref in ids:
-            self.cites[ref] = None
+        # Same insertion order as adding them one by one, in two C calls.
+        self.cites.update(dict.fromkeys(ids))
 
     def evaluate(self, family: str) -> tuple[list[CompiledRule], list[CompiledRule]]:
         """All rules of a family: (the true ones, the unknown ones), in file order."""
-        fired, unknown = [], []
-        for rule in self.kb.rules[family]:
-            value = rule.test(self.values)
-            if value == TRUE:
-                fired.append(rule)
-            elif value == UNKNOWN:
-                unknown.append(rule)
-        return fired, unknown
+        return self.prepared.every(family)(self.values)
 
     def first(self, family: str) -> tuple[CompiledRule | None, list[CompiledRule]]:
         """Ordered family: the first true rule and the unknown rules before it."""
-        unknown: list[CompiledRule] = []
-        for rule in self.kb.rules[family]:
-            value = rule.test(self.values)
-            if value == TRUE:
-                return rule, unknown
-            if value == UNKNOWN:
-                unknown.append(rule)
-        return None, unknown
+        return self.prepared.first(family)(self.values)
 
     def record(self, rule: CompiledRule, effect: str) -> None:
         """Trace a fired rule with the findings that made it fire, and take its citations."""
-        because = [
-            describe_leaf(leaf, self.values, value)
-            for leaf, value in explain(rule.condition, self.values).because
-        ]
-        self.trace.append(
-            build(
-                TraceEntry,
-                rule=rule.id,
-                family=rule.family,
-                title=rule.rule.title,
-                because=because,
-                effect=effect,
+        prep = self.prepared
+        traced = prep.traced.get(id(rule))
+        if traced is None:
+            traced = prep.traced[id(rule)] = _Traced.of(rule)
+        because = traced.because(self.values)
+        key = ("trace", traced.id, traced.family, traced.title, effect, *because)
+        entry = prep.shared.get(key)
+        if entry is None:  # most cases share an identical entry with an earlier one
+            entry = prep.shared.put(
+                key, _entry(traced.id, traced.family, traced.title, because, effect)
             )
-        )
-        self.cite(rule.rule.cite)
+        self.trace.append(entry)
+        self.cites.update(traced.cites)
 
     def ask(self, rule: CompiledRule, would_change: str, priority: int) -> None:
         if rule.asks:
-            self.pending.append(Pending(rule, would_change, priority))
+            self.pending.append(Pending(rule, rule.id, would_change, priority))
 
 
-def describe_leaf(leaf: Leaf, values: dict[str, Any], value: float = TRUE) -> str:
-    """A leaf as a clinician reads it, with its own truth value (``ct not done``)."""
-    kind, name, yes = leaf.kind, leaf.name, value == TRUE
-    if kind == "present":
-        return f"{name} present" if yes else f"{name} absent"
-    if kind == "absent":
-        return f"{name} absent" if yes else f"{name} present"
-    if kind == "elsewhere":
-        return f"{name} on imaging of another region" if yes else f"no {name} elsewhere"
-    if kind == "complaint":
-        return f"complaint {name}" if yes else f"complaint is not {name}"
-    if kind == "done":
-        return f"{name} done" if yes else f"{name} not done"
-    if kind == "surgery":
-        return f"earlier {name}" if yes else f"no earlier {name}"
-    if kind == "treated":
-        weeks = float(values.get(leaf.key, 0.0))
-        least = "any time" if leaf.value < 1 else f"at least {leaf.value:g} weeks"
-        return f"{name} for {weeks:g} weeks (rule: {least})"
-    if kind == "always":
-        return "always"
-    got = values.get(leaf.key)
-    shown = f"{got:g}" if isinstance(got, float) else str(got)
-    want = ", ".join(map(str, leaf.value)) if isinstance(leaf.value, tuple) else str(leaf.value)
-    return f"{name} = {shown} ({leaf.op} {want})"
+_entry = builder(TraceEntry, "rule", "family", "title", "because", "effect")
+
+
+class _Traced(NamedTuple):
+    """What the trace needs of a rule, looked up once (kept in ``Prepared.traced``)."""
+
+    id: str
+    family: str
+    title: str
+    because: Callable[[dict[str, Any]], list[str]]
+    cites: dict[str, None]  # its citations, ready for dict.update
+
+    @classmethod
+    def of(cls, rule: CompiledRule) -> _Traced:
+        # The same strings as describe_leaf over explain(cond, values).because.
+        because = compile_because(rule.condition)
+        return cls(rule.id, rule.family, rule.rule.title, because, dict.fromkeys(rule.rule.cite))

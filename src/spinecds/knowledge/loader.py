@@ -87,6 +87,14 @@ class CompiledCondition:
             found = self._lazy["unknowns"] = compile_unknowns(self.condition)
         return found(values)
 
+    def lazy(self, name: str, make: Callable[[Condition], Any]) -> Any:
+        """``make(self.condition)``, made on first use and kept: code that only some
+        conditions ever need (e.g. the trace of a rule that fires) is not built at load."""
+        found = self._lazy.get(name)
+        if found is None:
+            found = self._lazy[name] = make(self.condition)
+        return found
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule(CompiledCondition):
@@ -121,6 +129,8 @@ class KnowledgeBase:
     differential: DifferentialFile
     conflicts: list[Conflict]
     compiled: dict[str, CompiledCondition] = field(default_factory=dict)
+    # What the engine derives from this knowledge base once, on first use (spinecds.engine).
+    engine: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def version(self) -> str:
