@@ -23,9 +23,11 @@ Truth values are numbers so that Kleene's logic is just arithmetic: 1 true, 0 fa
 finding therefore never counts as absent: ``not present: fever`` is unknown, not true.
 
 Conditions are compiled once, at load time, into plain Python lambdas over one dict of
-values (``f:fever`` -> 1.0 ...), which keeps assessment fast; the same tree is walked
-by :func:`explain` to say which findings made a rule fire and which unknown findings
-would change it.
+values (``f:fever`` -> 1.0 ...); the same tree is walked by :func:`explain` to say which
+findings made a rule fire and which unknown findings would change it. This module is the
+reference: the engine itself runs code generated from the same trees, a whole rule family
+per function (:mod:`spinecds.engine.codegen`, :mod:`spinecds.engine.walks`), checked
+against :func:`evaluate` and :func:`explain` by ``tests/test_compiled.py``.
 """
 
 from __future__ import annotations

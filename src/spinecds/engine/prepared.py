@@ -4,6 +4,13 @@ Each rule family becomes one generated function (see :mod:`spinecds.engine.codeg
 the conditions that live outside rule files (derived facts, diagnoses, conflict positions)
 are grouped the same way, with the f-string keys of ``kb.condition`` resolved here rather
 than on every assessment. Built on first use and kept on the knowledge base object.
+
+Output objects are shared between assessments: an item that depends only on the knowledge
+base (a plan step, a warning, a do-now item) is built once (``memo``), and an item that an
+earlier case built word for word (a trace entry, a question, a diagnosis) is reused
+(``shared``). Output models are frozen; their lists must be treated as read-only too, as
+the knowledge base's own citation lists in them always had to be. Rules are keyed by
+identity (``id(rule)``), not by their id: ids are unique only once ``kb check`` has passed.
 """
 
 from __future__ import annotations
@@ -88,12 +95,19 @@ class Prepared:
     effects: dict[int, str]  # id(rule) -> its trace effect, where that is case-independent
     # region -> (value key of a study done, the ACR procedure it stands for), kb order
     studies_done: dict[str, tuple[tuple[str, str], ...]]
-    # Output objects that depend only on a few case-independent keys, built once each.
+    # What depends only on the knowledge base and a few case-independent keys (compiled
+    # family groups, output items, question sources), each made once.
     memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     traced: dict[int, Any] = field(default_factory=dict)  # id(rule) -> what Run.record needs
     shared: Shared = field(default_factory=Shared)
     _every: dict[str, Every] = field(default_factory=dict)
     _first: dict[str, First] = field(default_factory=dict)
+    _assessed: list[int] = field(default_factory=lambda: [0])
+
+    def count(self) -> int:
+        """Count one more assessment with this knowledge base; returns how many so far."""
+        self._assessed[0] += 1
+        return self._assessed[0]
 
     def every(self, family: str) -> Every:
         """f(values) -> (true rules, unknown rules), in file order."""

@@ -18,7 +18,10 @@ from spinecds.engine.walks import compile_unknown_walk
 from spinecds.knowledge.loader import CompiledCondition, KnowledgeBase
 from spinecds.knowledge.vocabulary import Vocabulary
 
-__all__ = ["questions"]
+__all__ = ["ASKING", "compile_asking", "derived_sources", "questions"]
+
+# The families whose unknown rules the stages turn into question sources (Run.ask).
+ASKING = ("triage", "variants", "imaging", "imaging_adjust")
 
 Test = Callable[[Mapping[str, Any]], float]
 
@@ -47,14 +50,14 @@ def questions(run: Run) -> list[Question]:
     sources: list[Source] = list(run.pending)  # Pending has the shape of a Source
     derived = prep.memo.get(("questions", "derived"))
     if derived is None:
-        derived = prep.memo[("questions", "derived")] = _derived_sources(run.kb)
+        derived = prep.memo[("questions", "derived")] = derived_sources(run.kb)
     for fact, indexes in run.facts.derived_unknown.items():
         sources += [derived[fact][j] for j in indexes]
     imaged = run.facts.imaged
     vocab = run.kb.vocabulary
 
     def make(cond: Condition) -> Any:
-        return _compile_asking(cond, vocab)
+        return compile_asking(cond, vocab)
 
     # A draft question is a list (made ~20 times per assessment; a list is the cheapest):
     # [priority, order, id, field, ask, rules, would_change, answer, needs]. Its most
@@ -93,7 +96,7 @@ def _text(answer: str, needs: tuple[tuple[str, ...], str] | tuple[()], would_cha
     return f"if {answer} together with {', '.join(others)}: {would_change}"
 
 
-def _compile_asking(cond: Condition, vocab: Vocabulary) -> Any:
+def compile_asking(cond: Condition, vocab: Vocabulary) -> Any:
     """``f(values, drafts, rule_id, would_change, priority, imaged)``: add what one unknown
     condition asks to the drafts. Generated per condition: each unknown leaf's question id,
     field, wording and answer are constants, and whether answering it alone would make the
@@ -141,7 +144,7 @@ def _compile_asking(cond: Condition, vocab: Vocabulary) -> Any:
     return compile_unknown_walk(cond, params, ["names = []"], on_leaf, "return", _answer_yes, {})
 
 
-def _derived_sources(kb: KnowledgeBase) -> dict[str, list[Source]]:
+def derived_sources(kb: KnowledgeBase) -> dict[str, list[Source]]:
     """Per derived fact, per value: the question source an unknown value gives."""
     out: dict[str, list[Source]] = {}
     for fact in {d.fact: None for d in kb.context.derived}:

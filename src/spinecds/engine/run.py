@@ -70,9 +70,7 @@ class Run:
     def record(self, rule: CompiledRule, effect: str) -> None:
         """Trace a fired rule with the findings that made it fire, and take its citations."""
         prep = self.prepared
-        traced = prep.traced.get(id(rule))
-        if traced is None:
-            traced = prep.traced[id(rule)] = _Traced.of(rule)
+        traced = prep.traced.get(id(rule)) or self.traced(rule)
         because = traced.because(self.values)
         key = ("trace", traced.id, traced.family, traced.title, effect, *because)
         entry = prep.shared.get(key)
@@ -82,6 +80,13 @@ class Run:
             )
         self.trace.append(entry)
         self.cites.update(traced.cites)
+
+    def traced(self, rule: CompiledRule) -> _Traced:
+        """What the trace needs of a rule (its ``because`` compiled on first use)."""
+        found: _Traced | None = self.prepared.traced.get(id(rule))
+        if found is None:
+            found = self.prepared.traced[id(rule)] = _Traced.of(rule)
+        return found
 
     def ask(self, rule: CompiledRule, would_change: str, priority: int) -> None:
         if rule.asks:
