@@ -33,7 +33,7 @@ __all__ = ["COMPILE_ALL_AFTER", "assess", "compile_all"]
 
 # The engine's code for a rule's trace or questions is generated when the rule first needs
 # it, so a one-case command-line run builds only what it uses. A process that assesses many
-# cases builds the rest at once (about 0.2 s) at its COMPILE_ALL_AFTER-th assessment rather
+# cases builds the rest at once (about 50 ms) at its COMPILE_ALL_AFTER-th assessment rather
 # than now and then later on.
 COMPILE_ALL_AFTER = 20
 
