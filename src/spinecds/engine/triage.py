@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from spinecds.assessment import OtherPathway, WarningOut, build
 from spinecds.engine.run import REFERRAL_RANK, URGENCY_RANK, Pending, Run
 from spinecds.engine.text import effect, pairs
+from spinecds.errors import FieldProblem, KnowledgeBaseError
 from spinecds.knowledge.loader import CompiledRule, KnowledgeBase
 
 __all__ = ["Triage"]
@@ -140,6 +141,11 @@ def _statics(kb: KnowledgeBase) -> dict[int, _Fired]:
 
 def _choose(candidates: list[tuple[int, int, CompiledRule]]) -> _Choice:
     ordered = sorted(candidates, key=lambda c: (c[0], c[1]))
+    if not ordered:  # the catch-all rules (post_surgical, surgery_naive) were removed
+        raise KnowledgeBaseError(
+            "No triage rule set a pathway for this case.",
+            [FieldProblem("rules/triage.yaml", "no catch-all pathway rule fired.", "restore them")],
+        )
     chosen = ordered[0][2]
     pathway = str(chosen.rule.then.pathway)
     others = _others(ordered, pathway)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -38,6 +38,7 @@ from spinecds.knowledge.schema import (
     ConflictFile,
     Context,
     DifferentialFile,
+    Family,
     FollowUpFile,
     FollowUpItem,
     Manifest,
@@ -61,17 +62,8 @@ Compiled = Callable[[Mapping[str, Any]], float]
 # Families whose unknown conditions are worth a question by default: they change urgency,
 # pathway, ACR variant or the study to order. Others (plan, pitfalls) do not ask.
 ASKING_FAMILIES = {"triage", "variants", "imaging", "imaging_adjust", "results"}
-RULE_FILES = (
-    "triage",
-    "variants",
-    "imaging",
-    "imaging_adjust",
-    "results",
-    "management",
-    "pitfalls",
-    "follow_up",
-    "order_review",
-)
+# One rule file per family, in the order the engine runs them (the schema's Family list).
+RULE_FILES: tuple[str, ...] = get_args(Family)
 
 
 @dataclass(frozen=True, slots=True)
