@@ -13,6 +13,10 @@ import pytest
 # Hermetic: the knowledge base's parse cache goes to a fresh folder, never the user's cache.
 # Set at import, before any test module loads the knowledge base.
 os.environ["SPINECDS_CACHE_DIR"] = tempfile.mkdtemp(prefix="spinecds-test-cache-")
+# Nothing a test does may land in the developer's audit log under var/.
+os.environ["SPINECDS_DATABASE_URL"] = (
+    "sqlite:///" + tempfile.mkdtemp(prefix="spinecds-test-db-") + "/audit.db"
+)
 
 from spinecds import Assessment, Case, KnowledgeBase, assess, default_kb, parse_case
 
@@ -50,3 +54,6 @@ def run_case(kb: KnowledgeBase, make_case: Callable[..., Case]) -> Callable[...,
         return assess(make_case(**overrides), kb)
 
     return run
+
+
+# --- fixtures added by module owners below (one delimited block each) ---

@@ -149,6 +149,12 @@ def kb_version_command() -> None:
     typer.echo(default_kb().version)
 
 
+# Sub-commands that live in their own modules: one registration line each, below.
+# (Their modules import only typer at load; heavy libraries load inside the commands.)
+# --- sub-command registrations ---
+# --- end of sub-command registrations ---
+
+
 def _report(error: SpinecdsError) -> None:
     err.print(f"[bold red]error:[/] {error.message}", highlight=False)
     for problem in error.problems:
