@@ -189,6 +189,9 @@ def apply_labs(b: CaseBuilder, labs: list[LabResult]) -> None:
         old = latest.get(lab.finding)
         if old is None or (lab.when and (old.when is None or lab.when.day > old.when.day)):
             latest[lab.finding] = lab
+    for lab in labs:
+        if latest[lab.finding] is not lab:
+            b.notes.append(f"{lab.source}: {lab.finding} superseded by a later result")
     onset = min((o.day for o, _ in b.onsets), default=None)
     for lab in latest.values():
         if onset is not None and lab.when is not None and lab.when.day < onset:

@@ -54,7 +54,7 @@ def resolve_imaging(lex: Lexicon, concept: Any, context: Sequence[str]) -> Imagi
     if len(candidates) > 1:
         regions = regions_in(lex, context)
         narrowed = {p for p in candidates if groups[p][1] in regions}
-        if narrowed:
+        if narrowed and narrowed != candidates:
             candidates, how = narrowed, "code and bodySite/code text"
     ordered = tuple(sorted(candidates))
     studies = {groups[p][0] for p in ordered}
