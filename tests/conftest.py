@@ -57,3 +57,34 @@ def run_case(kb: KnowledgeBase, make_case: Callable[..., Case]) -> Callable[...,
 
 
 # --- fixtures added by module owners below (one delimited block each) ---
+
+
+# --- begin: FHIR test server (spinecds.fhir) ---
+@pytest.fixture(scope="session")
+def fhir_server() -> Any:
+    """Base URL of tests/fhir_server.py, a real FHIR-like HTTP server process on loopback
+    serving the bundles in tests/data/fhir (see its docstring for /__log and the /slow,
+    /fail, /pages and /tag prefixes)."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "fhir_server.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    process.stdout.close()
+    if not line.startswith("READY "):
+        process.kill()
+        process.wait(timeout=10)
+        pytest.fail(f"the FHIR test server did not start: {line!r}")
+    try:
+        yield line.removeprefix("READY ")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# --- end: FHIR test server (spinecds.fhir) ---
