@@ -59,6 +59,44 @@ def run_case(kb: KnowledgeBase, make_case: Callable[..., Case]) -> Callable[...,
 # --- fixtures added by module owners below (one delimited block each) ---
 
 
+# --- begin: audit log (spinecds.store) ---
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """An empty database per test: a SQLite file, or a fresh schema in PostgreSQL.
+
+    PostgreSQL comes from SPINECDS_TEST_POSTGRES_URL (e.g.
+    postgresql+psycopg://spinecds_test:spinecds_test@127.0.0.1/spinecds_test); each test
+    gets its own schema through ``search_path``, dropped afterwards, so test runs can share
+    one database.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'audit.db'}"
+        return
+    base = os.environ.get("SPINECDS_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("SPINECDS_TEST_POSTGRES_URL is not set: no PostgreSQL to test against")
+    import uuid
+
+    from sqlalchemy import text
+
+    from spinecds.store.engine import make_engine, parse_url
+
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = make_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = parse_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+# --- end: audit log (spinecds.store) ---
+
+
 # --- begin: FHIR test server (spinecds.fhir) ---
 @pytest.fixture(scope="session")
 def fhir_server() -> Any:

@@ -12,6 +12,7 @@ A new revision, after changing ``models.py`` (review the generated file before c
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -23,6 +24,9 @@ from sqlalchemy import Engine
 __all__ = ["MIGRATIONS", "alembic_config", "current_revision", "head_revision", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
+# Alembic keeps the running migration's context in module globals: one at a time per
+# process. Other processes and replicas are kept apart by the lock env.py takes.
+_ALEMBIC = threading.Lock()
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -35,7 +39,8 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    with _ALEMBIC:
+        command.upgrade(alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
