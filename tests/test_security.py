@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -202,6 +203,63 @@ def test_clock_skew_within_leeway_is_accepted(
     # skew < 0: the token expired 29 s ago; skew > 0: it was issued 29 s "in the future".
     payload = claims(iat=int(NOW) + max(skew, 0), exp=int(NOW) + (skew if skew < 0 else 300))
     assert verifier.verify(bearer(sign(keys["ec384"], "ES384", "ec384", payload)), audience=AUD)
+
+
+# The example from the CDS Hooks specification ("Trusting CDS Clients"): its public JWK Set
+# and the complete token it shows, signed with ES384 and naming the JWK Set by jku.
+SPEC_JWKS = {
+    "keys": [
+        {
+            "kty": "EC",
+            "use": "sig",
+            "crv": "P-384",
+            "kid": "example-kid",
+            "x": "46SDH7Znh821wblCBglA61sNE9ZrHYKKt3qRtRTmSXyOI_FIGBLWrWa0GPUkDCEk",
+            "y": "XMcRuuoGW7CXjQdy-F5i3FeBE0x9hPLdeFdSoDd3ELmx404tLX0VRRcqzAsPhXcI",
+            "alg": "ES384",
+        }
+    ]
+}
+SPEC_JWT = (
+    "eyJhbGciOiJFUzM4NCIsInR5cCI6IkpXVCIsImtpZCI6ImV4YW1wbGUta2lkIiwiamt1IjoiaHR0cHM6Ly9maGlyLWVo"
+    "ci5leGFtcGxlLmNvbS9qd2tfdXJpIn0.eyJpc3MiOiJodHRwczovL2ZoaXItZWhyLmV4YW1wbGUuY29tLyIsInN1YiI6"
+    "ImNsaWVudF9pZCIsImF1ZCI6Imh0dHBzOi8vY2RzLmV4YW1wbGUub3JnL2Nkcy1zZXJ2aWNlcy9zb21lLXNlcnZpY2Ui"
+    "LCJleHAiOjE0MjI1Njg4NjAsImlhdCI6MTMxMTI4MDk3MCwianRpIjoiZWUyMmIwMjEtZTFiNy00NjExLWJhNWItOGVl"
+    "YzZhMzNhYzFlIiwidGVuYW50IjoiMmRkZDZjM2EtOGU5YS00NGM2LWEzMDUtNTIxMTFhZDMwMmEyIn0.CUFPkplnWd6Y"
+    "GIvzoHolWCQBDsCL8QtTWKGg_QFpS169WrqDGzktRi-_we6-6rVzbjerU27ZKww_SW0-b9RTz-dPJNcqsueMio8r6EqX"
+    "UXhbLm_ch3XFSbDlGHDl_tqo"
+)
+
+
+@pytest.mark.parametrize(("max_lifetime_s", "reason"), [(2e8, ""), (3600, "lifetime too long")])
+def test_the_specification_example_token(max_lifetime_s: float, reason: str) -> None:
+    # In-memory transport: this issuer's JWKS URL is not on loopback, and tests never leave it.
+    requested: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        return httpx.Response(200, json=SPEC_JWKS)
+
+    issuer = IssuerConfig(
+        "https://fhir-ehr.example.com/", jwks_url="https://fhir-ehr.example.com/jwk_uri"
+    )
+    clock = Clock(1311280970)  # the token's iat; it lives 3.5 years, so only a huge limit fits
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        verifier = JwtVerifier(
+            [issuer],
+            MemoryReplayCache(clock),
+            clock=clock,
+            max_lifetime_s=max_lifetime_s,
+            http_client=client,
+        )
+        audience = "https://cds.example.org/cds-services/some-service"
+        if reason:
+            rejected(verifier, SPEC_JWT, reason, audience=audience)
+        else:
+            client_id = verifier.verify(bearer(SPEC_JWT), audience=audience)
+            assert (client_id.sub, client_id.kid) == ("client_id", "example-kid")
+            assert client_id.tenant == "2ddd6c3a-8e9a-44c6-a305-52111ad302a2"
+    assert requested == ["https://fhir-ehr.example.com/jwk_uri"]
 
 
 # --- refused tokens ---------------------------------------------------------------------------
@@ -537,6 +595,8 @@ def test_public_api() -> None:
         JwtVerifier([], MemoryReplayCache())
     with pytest.raises(ValueError, match="exactly one"):
         IssuerConfig(ISS)
+    with pytest.raises(TypeError, match="replay"):
+        JwtVerifier([IssuerConfig(ISS, jwks_url="https://a/j")], object())  # type: ignore[arg-type]
 
 
 # --- JWK Sets over HTTP: a real server on loopback --------------------------------------------

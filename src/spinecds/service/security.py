@@ -10,7 +10,8 @@ The specification ("Trusting CDS Clients") has every request carry
 - ``iss`` must be on our allow-list, and so must ``jku`` ("CDS Services SHOULD maintain an
   allowlist of the iss and jku fields"): a ``jku`` is honoured only when it is exactly the
   JWKS URL configured for that issuer, and anything else is refused before any fetch, so a
-  token can never make us download keys from a place it chose.
+  token can never make us download keys from a place it chose. Keys embedded in a token
+  (``jwk``, ``x5c``) and ``x5u`` are ignored: keys come from our configuration only.
 - ``aud`` MUST be "the URL of the CDS Service endpoint being invoked": the discovery example
   is ``https://cds.example.org/cds-services`` and a service's is
   ``https://cds.example.org/cds-services/some-service``. The base URL alone is therefore
@@ -83,7 +84,7 @@ ALGORITHMS: dict[str, tuple[str, str | None]] = {
     "PS512": ("RSA", None),
 }
 MAX_TOKEN_CHARS = 16 * 1024  # a CDS Hooks JWT is well under 2 kB
-MAX_ID_CHARS = 255  # kid and jti: the audit log stores jti in a 255-character column
+MAX_ID_CHARS = 255  # kid and jti: ids, not documents; bounded so logs and caches stay small
 
 
 @dataclass
@@ -186,6 +187,8 @@ class JwtVerifier:
             raise IssuerConfigError(
                 "no trusted issuers", [FieldProblem("issuers", "empty", "list at least one")]
             )
+        if not isinstance(replay, ReplayCache) and not callable(replay):
+            raise TypeError("replay: give a ReplayCache or a claim(iss, jti, expires_at) function")
         self._claim = replay.claim if isinstance(replay, ReplayCache) else replay
         self._leeway_s = leeway_s
         self._clock = clock
