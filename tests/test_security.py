@@ -579,7 +579,9 @@ def test_unusable_jwks_files_stop_start_up(tmp_path: Path, jwks: object, problem
 def test_private_keys_in_a_jwks_file_are_refused(
     tmp_path: Path, keys: dict[str, PrivateKey]
 ) -> None:
-    private = ECAlgorithm.to_jwk(keys["ec384"], as_dict=True)
+    key = keys["ec384"]
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    private = ECAlgorithm.to_jwk(key, as_dict=True)
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps({"keys": [{**private, "kid": "ec384"}]}))
     with pytest.raises(IssuerConfigError) as caught:
