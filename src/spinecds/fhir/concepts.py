@@ -49,7 +49,8 @@ class Lexicon:
         return " ".join(w for w in _WORD.findall(text) if w not in self.ignore_words)
 
     def text_term(self, text: str) -> str | None:
-        return self.phrases.get(self.norm(text)) if text else None
+        # "Fever?" is a question, not a finding.
+        return self.phrases.get(self.norm(text)) if text and "?" not in text else None
 
     def rule(self, key: str) -> Any:
         return self.codes.rules.get(key)
