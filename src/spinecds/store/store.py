@@ -77,6 +77,12 @@ class AuditStore:
         """Close the pooled connections (a store is not used after this)."""
         self._engine.dispose()
 
+    def __enter__(self) -> AuditStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # --- schema -------------------------------------------------------------------------
 
     def upgrade(self) -> None:
