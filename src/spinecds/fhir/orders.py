@@ -50,7 +50,7 @@ def order_from_service_request(
         if problems:
             raise FhirInputError("The order is not a valid FHIR R4 ServiceRequest.", problems)
     code = sr.get("code")
-    all_codes = tuple(f"{c.get('system', '')}|{c.get('code', '')}" for c in codings(code))
+    all_codes = tuple(f"{c.get('system', '')}|{c['code']}" for c in codings(code) if c.get("code"))
     text = concept_text(code)
     subject = sr.get("subject") or {}
     patient = str(subject.get("reference", "")).rpartition("Patient/")[2] or None
