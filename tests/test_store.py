@@ -301,7 +301,7 @@ def test_feedback_round_trips_and_lists_newest_first(store: AuditStore) -> None:
     first = new_feedback(
         outcome="accepted", override_reason=None, accepted_suggestions=[{"id": "s1"}]
     )
-    second = new_feedback(card_uuid="another-card")
+    second = new_feedback(card_uuid="another-card", accepted_suggestions=["s2"])
     first_id = store.record_feedback(first)
     second_id = store.record_feedback(second)
 

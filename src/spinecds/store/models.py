@@ -93,7 +93,7 @@ class FeedbackRow(Base):
     card_uuid: Mapped[str] = mapped_column(String(100), index=True)
     outcome: Mapped[str] = mapped_column(String(16))
     override_reason: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
-    accepted_suggestions: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc)
+    accepted_suggestions: Mapped[list[Any]] = mapped_column(JsonDoc)
     outcome_at: Mapped[datetime] = mapped_column(UTCDateTime)
     client: Mapped[str | None] = mapped_column(String(200))
     raw: Mapped[dict[str, Any]] = mapped_column(JsonDoc)

@@ -105,7 +105,8 @@ class NewFeedback(_Record):
     card_uuid: str = Field(max_length=100)
     outcome: Outcome
     override_reason: dict[str, Any] | None = None
-    accepted_suggestions: list[dict[str, Any]] = Field(default_factory=list)
+    # CDS Hooks sends ``[{"id": ...}]``; a caller may keep only the ids: both are stored as given.
+    accepted_suggestions: list[Any] = Field(default_factory=list)
     outcome_at: AwareDatetime
     client: str | None = None
     raw: dict[str, Any] = Field(description="the feedback item exactly as the EHR sent it")
