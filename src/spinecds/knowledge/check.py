@@ -102,6 +102,9 @@ def check_kb(kb: KnowledgeBase) -> CheckReport:
     checker.reachability()
     checker.contradictions()
     checker.acr_tables()
+    from spinecds.fhir.mapcheck import check_code_map  # kb/fhir: the FHIR code map
+
+    report.problems.extend(check_code_map(kb))
     rules = kb.all_rules()
     report.summary = [
         f"references: {len(kb.references)}; "
