@@ -416,6 +416,7 @@ def _payload(token: str) -> bytes:
         ("Bearer !!!.???.###", "invalid_token"),
         ("Bearer W10.W10.", "invalid_token"),  # base64url of "[]": JSON, but not objects
         ("Bearer ....", "invalid_token"),
+        ("Bearer " + base64url_encode(b"[" * 7000).decode() + ".e30.x", "invalid_token"),
     ],
 )
 def test_malformed_authorization_headers_are_refused(
@@ -759,8 +760,9 @@ def test_unknown_kid_refetches_once_and_is_rate_limited(
         Route(b'{"keys": []}', delay_s=1.0),  # no answer within the timeout
         Route(b'{"keys": [' + b" " * 200 + b"]}", chunk_delay_s=0.01),  # trickles past it
         Route(b" " * (300 * 1024)),  # larger than any real JWK Set
+        Route(b"[" * 100_000),  # nested deeper than the JSON parser can go
     ],
-    ids=["http-500", "not-json", "symmetric-key", "redirect", "silent", "trickle", "huge"],
+    ids=["http-500", "not-json", "symmetric-key", "redirect", "silent", "trickle", "huge", "deep"],
 )
 def test_jwks_url_failures_are_auth_errors(
     make_url_verifier: Callable[..., JwtVerifier],

@@ -277,7 +277,7 @@ class StaticKeySource:
     def __init__(self, path: Path, iss: str) -> None:
         try:
             self._keys = parse_jwk_set(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RecursionError) as error:
             raise IssuerConfigError(
                 f"{path}: the JWK Set of issuer {iss!r} cannot be used",
                 [FieldProblem("jwks_file", str(error), "give the client's public JWK Set")],
@@ -338,7 +338,7 @@ class RemoteKeySource:
         try:
             self._keys = parse_jwk_set(json.loads(self._download()))
             self._fetched_at = now
-        except (KeysUnavailableError, ValueError) as error:
+        except (KeysUnavailableError, ValueError, RecursionError) as error:
             # Logged for the operator; the caller only learns that keys are unavailable.
             log.warning("JWKS %s not refreshed: %s", self.url, error)
 

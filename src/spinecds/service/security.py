@@ -306,7 +306,8 @@ def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 def _json_segment(segment: str) -> dict[str, Any] | None:
     try:
         value = json.loads(base64url_decode(segment))
-    except (ValueError, TypeError):  # binascii.Error and JSONDecodeError are ValueErrors
+    # binascii.Error and JSONDecodeError are ValueErrors; deeply nested JSON recurses too far.
+    except (ValueError, TypeError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
