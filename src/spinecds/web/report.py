@@ -76,6 +76,7 @@ class ReportView:
     changes: list[Change] = field(default_factory=list)
     previous_id: str | None = None
     cite_numbers: dict[str, int] = field(default_factory=dict)
+    answer_error: str = ""  # an answer to a question this report does not ask
 
     def __post_init__(self) -> None:
         self.cite_numbers = {c.id: c.number for c in self.citations}
@@ -121,6 +122,8 @@ def report_view(
     question_errors: Mapping[str, str] | None = None,
 ) -> ReportView:
     errors = question_errors or {}
+    asked = {str(q.get("field")) for q in _mappings(output.get("questions"))}
+    stray = " ".join(message for name, message in errors.items() if name not in asked)
     return ReportView(
         record_id=record_id,
         output=output,
@@ -144,6 +147,7 @@ def report_view(
         path=decision_path(output, kb),
         changes=changes(previous, output, kb) if previous is not None else [],
         previous_id=previous_id,
+        answer_error=stray,
     )
 
 
