@@ -494,9 +494,11 @@ def test_sqlite_is_set_up_for_several_writers(tmp_path: Any) -> None:
         with audit.engine.connect() as connection:
             mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
             busy = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
         assert path.parent.is_dir()
         assert mode == "wal"
         assert isinstance(busy, int) and busy > 0
+        assert synchronous == 1  # NORMAL: atomic commits, without an fsync for each
     finally:
         audit.close()
 

@@ -102,6 +102,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # first: WAL switch may wait
         cursor.execute("PRAGMA journal_mode = WAL")
+        # SQLite's advice for WAL: commits stay atomic and the file consistent; only a power
+        # cut can lose the last commits. A log that must survive that belongs in PostgreSQL.
+        cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()

@@ -12,11 +12,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import Engine, Select, delete, func, select, text
+from sqlalchemy import Connection, Engine, Select, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -56,6 +56,12 @@ class AuditStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**{WRITE: True})
+        # SQLite has one writer at a time. Threads of this process queue here, in order;
+        # left to SQLite's busy handler (which sleeps and retries) a few unlucky writers
+        # wait far longer than the rest. Other processes still meet at SQLite's lock.
+        self._write_turn: AbstractContextManager[Any] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
         self._purge_lock = threading.Lock()
         self._last_purge = float("-inf")
 
@@ -213,14 +219,14 @@ class AuditStore:
             .on_conflict_do_nothing(index_elements=["digest"])
             .returning(SeenJti.digest)  # a row back means this call inserted it
         )
-        with self._failure("The JWT replay cache could not be written"), self._writer.begin() as c:
+        with self._failure("The JWT replay cache could not be written"), self._write_core() as c:
             return c.execute(statement).first() is not None
 
     def purge_expired_jti(self, now: datetime | None = None) -> int:
         """Delete replay-cache entries that expired before ``now``; return how many."""
         cutoff = now or datetime.now(UTC)
         statement = delete(SeenJti).where(SeenJti.expires_at < cutoff)
-        with self._failure("The JWT replay cache could not be purged"), self._writer.begin() as c:
+        with self._failure("The JWT replay cache could not be purged"), self._write_core() as c:
             return c.execute(statement).rowcount
 
     def _maybe_purge(self) -> None:
@@ -236,8 +242,15 @@ class AuditStore:
     @contextmanager
     def _write(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error."""
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
-            yield session
+        with self._write_turn, Session(self._writer, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def _write_core(self) -> Iterator[Connection]:
+        """The same for a Core statement: one transaction, committed or rolled back."""
+        with self._write_turn, self._writer.begin() as connection:
+            yield connection
 
     @contextmanager
     def _failure(self, what: str, new: NewAssessment | NewFeedback | None = None) -> Iterator[None]:
