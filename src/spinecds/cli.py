@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from spinecds.case import parse_case
+from spinecds.cli_audit import audit_app
+from spinecds.cli_serve import serve_command
 from spinecds.engine.assess import assess
 from spinecds.errors import CaseError, FieldProblem, SpinecdsError
 from spinecds.knowledge.loader import default_kb
@@ -152,6 +154,8 @@ def kb_version_command() -> None:
 # Sub-commands that live in their own modules: one registration line each, below.
 # (Their modules import only typer at load; heavy libraries load inside the commands.)
 # --- sub-command registrations ---
+app.add_typer(audit_app, name="audit")
+app.command("serve")(serve_command)
 # --- end of sub-command registrations ---
 
 
