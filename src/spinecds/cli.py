@@ -156,6 +156,10 @@ def kb_version_command() -> None:
 # --- sub-command registrations ---
 app.add_typer(audit_app, name="audit")
 app.command("serve")(serve_command)
+from spinecds.cli_batch import batch_command, synth_command  # noqa: E402 - issue 5 block
+
+app.command("batch")(batch_command)
+app.command("synth")(synth_command)
 # --- end of sub-command registrations ---
 
 
