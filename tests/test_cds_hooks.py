@@ -267,3 +267,60 @@ def test_cors_origins_are_configurable(tmp_path: Path) -> None:
         assert c.options(ORDER_SELECT, headers=headers).status_code == 400
         headers["Origin"] = "https://ehr.example.org"
         assert c.options(ORDER_SELECT, headers=headers).status_code == 200
+
+
+def _fhir_log(fhir_server: str) -> list[dict[str, Any]]:
+    import httpx
+
+    log: list[dict[str, Any]] = httpx.get(f"{fhir_server}/__log").json()
+    return log
+
+
+def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_token(
+    client: TestClient, fhir_server: str
+) -> None:
+    """Nothing prefetched: the service reads the patient from the EHR's FHIR server."""
+    order = {**MRI, "subject": {"reference": "Patient/p-acdf-001"}}
+    request = order_select(order)
+    request["context"]["patientId"] = "p-acdf-001"
+    del request["prefetch"]
+    request["fhirServer"] = f"{fhir_server}/tag/fetch-all"
+    request["fhirAuthorization"] = {
+        "access_token": "secret-token-1",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "cds-service",
+    }
+    answer = client.post(ORDER_SELECT, json=request)
+    assert answer.status_code == 200
+    (card,) = answer.json()["cards"]
+    assert card["indicator"] == "warning"  # MRI before radiographs after ACDF
+    ours = [e for e in _fhir_log(fhir_server) if e["path"].startswith("/tag/fetch-all/")]
+    assert {e["authorization"] for e in ours} == {"Bearer secret-token-1"}
+    assert any(e["path"].startswith("/tag/fetch-all/Condition") for e in ours)
+
+
+def test_a_fhir_server_without_authorization_is_called_without_a_token(
+    client: TestClient, fhir_server: str
+) -> None:
+    request = hook_request("patient-view", {"patientId": "p-acdf-001"})
+    del request["prefetch"]
+    request["fhirServer"] = f"{fhir_server}/tag/no-token"
+    answer = client.post(PATIENT_VIEW, json=request)
+    assert answer.status_code == 200
+    assert len(answer.json()["cards"]) == 1
+    ours = [e for e in _fhir_log(fhir_server) if e["path"].startswith("/tag/no-token/")]
+    assert ours and all(not e["authorization"] for e in ours)
+
+
+@pytest.mark.parametrize("prefix", ["fail/500", "fail/404", "slow/10"])
+def test_required_data_that_cannot_be_fetched_is_412(
+    client: TestClient, fhir_server: str, prefix: str
+) -> None:
+    request = hook_request("patient-view", {"patientId": "p-acdf-001"})
+    del request["prefetch"]
+    request["fhirServer"] = f"{fhir_server}/{prefix}"
+    answer = client.post(PATIENT_VIEW, json=request)
+    assert answer.status_code == 412
+    assert "could not be fetched" in answer.json()["message"]
