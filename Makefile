@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE ?= examples/post-acdf-radiculopathy.yaml
 CODE := $(wildcard src tests bench tools)
 
-.PHONY: run test check lint type unit venv install dev acceptance bench kb-check clean
+.PHONY: run example test check lint type unit venv install dev acceptance bench kb-check clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,9 +22,13 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
 
-## run: install and assess the bundled sample case (clinician report)
+## run: install, check the knowledge base and serve http://127.0.0.1:8000 (SQLite under var/)
 run: install
 	$(BIN)/spinecds kb check
+	$(BIN)/spinecds serve
+
+## example: assess the bundled sample case in the terminal (clinician report)
+example: install
 	$(BIN)/spinecds assess $(SAMPLE)
 
 ## test: install dev tools, then lint, type-check and run the test suite
