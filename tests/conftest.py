@@ -83,14 +83,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 
     schema = f"test_{uuid.uuid4().hex[:16]}"
     admin = make_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = parse_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
+        with admin.begin() as connection:  # needs CREATE on the database (e.g. its owner)
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = parse_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
         yield url.render_as_string(hide_password=False)
-    finally:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
         admin.dispose()
 
 
