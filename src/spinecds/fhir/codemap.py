@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,7 @@ class CodeMap:
         return found
 
 
+@lru_cache(maxsize=1024)  # few distinct systems; called for every coding
 def norm_system(system: str) -> str:
     return system.strip().rstrip("/").lower()
 

@@ -208,7 +208,7 @@ def context_texts(resource: Mapping[str, Any], concept: Any) -> list[str]:
     texts += [
         str(c.get("display", "")) for site in resource.get("bodySite") or [] for c in codings(site)
     ]
-    if isinstance(concept, Mapping) and isinstance(concept.get("text"), str):
+    if isinstance(concept, dict) and isinstance(concept.get("text"), str):
         texts.append(concept["text"])
     texts += [str(c.get("display", "")) for c in codings(concept)]
     return [t for t in texts if t]

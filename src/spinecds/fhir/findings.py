@@ -299,7 +299,7 @@ def read_device(lex: Lexicon, b: CaseBuilder, res: Json) -> None:
     """Implants that bar MRI, read by text (no device codes are in codes.yaml)."""
     ref = ref_of(res)
     status = str(res.get("status", "active"))
-    names = [str(n.get("name", "")) for n in res.get("deviceName") or [] if isinstance(n, Mapping)]
+    names = [str(n.get("name", "")) for n in res.get("deviceName") or [] if isinstance(n, dict)]
     text = " ".join([_all_text(res.get("type")), *names])
     label = concept_text(res.get("type")) or (names[0] if names else "no text")
     if status not in lex.rule("usable_status")["Device"]:

@@ -1,7 +1,9 @@
 """Small readers for FHIR R4 JSON as plain dicts: bundles, references, dates, concepts.
 
 Everything here works on the JSON the server sent (or a bulk export line), never on model
-objects, so the service and the batch engine read records the same way and fast.
+objects, so the service and the batch engine read records the same way and fast. JSON
+objects are ``dict``: an ``isinstance(x, dict)`` check is several times cheaper than one
+against the ``Mapping`` ABC, and the batch engine reads millions of codings.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -31,17 +34,13 @@ _DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
 def flatten(items: Iterable[Any], notes: list[str]) -> Iterator[Json]:
     """Every resource in ``items``: Bundles are opened (entries, nested bundles)."""
     for item in items:
-        if not isinstance(item, Mapping) or not isinstance(item.get("resourceType"), str):
+        if not isinstance(item, dict) or not isinstance(item.get("resourceType"), str):
             notes.append(f"an item that is not a FHIR resource was skipped ({type(item).__name__})")
             continue
         if item["resourceType"] == "Bundle":
             entries = item.get("entry") or []
             yield from flatten(
-                (
-                    e.get("resource")
-                    for e in entries
-                    if isinstance(e, Mapping) and e.get("resource")
-                ),
+                (e.get("resource") for e in entries if isinstance(e, dict) and e.get("resource")),
                 notes,
             )
         else:
@@ -55,7 +54,7 @@ def ref_of(resource: Json) -> str:
 
 def ref_id(reference: Any, resource_type: str) -> str | None:
     """The id in a Reference to ``resource_type`` (``Patient/123``, a full URL, or urn)."""
-    if not isinstance(reference, Mapping):
+    if not isinstance(reference, dict):
         return None
     text = reference.get("reference")
     if not isinstance(text, str):
@@ -83,8 +82,11 @@ class Moment:
 def moment(value: Any) -> Moment | None:
     """Read ``2024``, ``2024-11``, ``2024-11-20`` or a dateTime; a partial date counts from its
     first day (so weeks since it are an upper bound), and the caller says so."""
-    if not isinstance(value, str):
-        return None
+    return _moment(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=8192)  # dates repeat across a population; Moment is immutable
+def _moment(value: str) -> Moment | None:
     match = _DATE.match(value.strip())
     if not match:
         return None
@@ -99,14 +101,14 @@ def moment(value: Any) -> Moment | None:
 
 def codings(concept: Any) -> list[Json]:
     """The codings of a CodeableConcept (none when it is missing or malformed)."""
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, dict):
         return []
-    return [c for c in concept.get("coding") or [] if isinstance(c, Mapping)]
+    return [c for c in concept.get("coding") or [] if isinstance(c, dict)]
 
 
 def concept_text(concept: Any) -> str:
     """What a person would read: ``text``, else the first coding's display, else its code."""
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, dict):
         return ""
     if isinstance(concept.get("text"), str) and concept["text"].strip():
         return str(concept["text"]).strip()
