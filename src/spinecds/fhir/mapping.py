@@ -136,7 +136,9 @@ def _patient(b: CaseBuilder, patients: list[Json], today: date) -> None:
     for other in patients[1:]:
         b.notes.append(f"{ref_of(other)}: a second patient; only {ref} is read")
     born = moment(res.get("birthDate"))
-    if born is not None and born.day <= today:
+    if born is not None and born.day > today:
+        b.notes.append(f"{ref}: birthDate {born.text} is after today; age unknown")
+    elif born is not None:
         years = (
             today.year - born.day.year - ((today.month, today.day) < (born.day.month, born.day.day))
         )
