@@ -65,7 +65,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     """An empty database per test: a SQLite file, or a fresh schema in PostgreSQL.
 
     PostgreSQL comes from SPINECDS_TEST_POSTGRES_URL (e.g.
-    postgresql+psycopg://spinecds_test:spinecds_test@127.0.0.1/spinecds_test); each test
+    postgresql+psycopg://spinecds:spinecds@127.0.0.1:5432/spinecds_test); each test
     gets its own schema through ``search_path``, dropped afterwards, so test runs can share
     one database.
     """

@@ -180,9 +180,13 @@ def test_list_leaves_out_the_large_documents(store: AuditStore) -> None:
     assert summary.case_id == "seed-001" and summary.urgency == "routine"
 
 
-def test_list_refuses_a_negative_limit(store: AuditStore) -> None:
+def test_list_refuses_a_negative_limit_or_a_naive_since(store: AuditStore) -> None:
     with pytest.raises(StoreError, match="cannot be negative"):
         store.list_assessments(limit=-1)
+    with pytest.raises(StoreError, match="time zone"):
+        store.list_assessments(since=datetime(2025, 3, 1))
+    with pytest.raises(StoreError, match="time zone"):
+        store.list_feedback(since=datetime(2025, 3, 1))
 
 
 # --- export ---------------------------------------------------------------------------

@@ -194,7 +194,7 @@ class AuditStore:
         if card_uuid is not None:
             query = query.where(FeedbackRow.card_uuid == card_uuid)
         if since is not None:
-            query = query.where(FeedbackRow.received_at >= since)
+            query = query.where(FeedbackRow.received_at >= _aware(since))
         query = query.order_by(FeedbackRow.received_at.desc(), FeedbackRow.id.desc())
         with self._failure("The audit log could not be read"), Session(self._engine) as session:
             rows = session.scalars(query.limit(max(limit, 0)).offset(max(offset, 0)))
@@ -272,8 +272,18 @@ def _filtered(query: Select[Any], interface: str | None, since: datetime | None)
     if interface is not None:
         query = query.where(AssessmentRow.interface == interface)
     if since is not None:
-        query = query.where(AssessmentRow.started_at >= since)
+        query = query.where(AssessmentRow.started_at >= _aware(since))
     return query
+
+
+def _aware(since: datetime) -> datetime:
+    if since.tzinfo is None:
+        raise StoreError(
+            "since needs a time zone.",
+            [FieldProblem("since", f"{since.isoformat()} has none", "pass an aware UTC datetime")],
+            exit_code=2,
+        )
+    return since
 
 
 def _assessment(row: AssessmentRow) -> AssessmentRecord:
