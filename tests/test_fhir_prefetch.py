@@ -87,6 +87,13 @@ def test_slow_server_gives_prefetch_error_within_the_budget(fhir_server: str) ->
     assert "0.5 s" in err.value.reason or "in time" in err.value.reason
 
 
+def test_the_budget_covers_all_keys_together(fhir_server: str) -> None:
+    # Five keys at 0.5 s each take 2.5 s one after another: within 2 s only if fetched at once.
+    keys = ["patient", "conditions", "procedures", "devices", "allergies"]
+    got = fetch(f"{fhir_server}/slow/0.5", keys, timeout_s=2.0)
+    assert set(got) == set(keys)
+
+
 @pytest.mark.parametrize("status", [404, 500, 401])
 def test_http_errors_give_prefetch_error(fhir_server: str, status: int) -> None:
     with pytest.raises(PrefetchError) as err:

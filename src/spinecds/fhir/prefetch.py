@@ -82,7 +82,7 @@ async def fetch_missing_prefetch(
             async with asyncio.timeout(timeout_s):
                 results = await asyncio.gather(*tasks.values())
         except TimeoutError:
-            late = next((k for k, t in tasks.items() if not t.done()), next(iter(tasks)))
+            late = next((k for k, t in tasks.items() if t.cancelled() or not t.done()), missing[0])
             raise PrefetchError(
                 late, f"no answer from the FHIR server within {timeout_s:g} s"
             ) from None
