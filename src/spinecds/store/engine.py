@@ -69,7 +69,11 @@ def make_engine(url: str) -> Engine:
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    return create_engine(parsed, pool_pre_ping=True, json_serializer=dumps)
+    # A health check or request must not hang on an unreachable server (the URL may override).
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 5}
+    return create_engine(
+        parsed, pool_pre_ping=True, json_serializer=dumps, connect_args=connect_args
+    )
 
 
 def _is_memory(url: URL) -> bool:
