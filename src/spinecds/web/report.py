@@ -32,7 +32,7 @@ __all__ = [
 # Unknown red flags that could change the urgency are asked in the "do now" box.
 URGENT_PRIORITY = 1
 MAX_URGENT_QUESTIONS = 6
-# Questions shown open; the rest are folded so the report stays readable.
+# Questions shown open at least; the rest are folded so the report stays readable.
 SHOWN_QUESTIONS = 8
 
 
@@ -83,11 +83,17 @@ class ReportView:
 
     @property
     def shown_questions(self) -> list[OpenQuestion]:
-        return self.questions[:SHOWN_QUESTIONS]
+        return self.questions[: self._shown]
 
     @property
     def more_questions(self) -> list[OpenQuestion]:
-        return self.questions[SHOWN_QUESTIONS:]
+        return self.questions[self._shown :]
+
+    @property
+    def _shown(self) -> int:
+        """Every question that could change the urgency is shown; the rest may be folded."""
+        urgent = sum(q.priority <= URGENT_PRIORITY for q in self.questions)
+        return max(urgent, SHOWN_QUESTIONS)
 
     @property
     def planned_follow_up(self) -> list[Mapping[str, Any]]:
