@@ -154,3 +154,25 @@ def test_openapi_documents_the_case_schema(client: TestClient) -> None:
     assert body["schema"] == {"$ref": "#/components/schemas/Case"}
     case = schema["components"]["schemas"]["Case"]
     assert "complaint" in case["required"]
+
+
+def test_a_database_failure_is_503_and_leaves_no_record(
+    client: TestClient, seed_case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    store = client.app.state.runner.store  # type: ignore[attr-defined]
+    before = store.count_assessments()
+
+    def fail(*_: Any) -> None:
+        raise OperationalError("COMMIT", {}, OSError("disk full"))
+
+    event.listen(store.engine, "commit", fail)
+    try:
+        answer = client.post("/api/assess", json=seed_case)
+    finally:
+        event.remove(store.engine, "commit", fail)
+    assert answer.status_code == 503
+    assert "nothing was stored" in answer.json()["message"]
+    assert store.count_assessments() == before

@@ -42,7 +42,8 @@ def serve_command(
             ],
         ) from None
     # Migrate once here, so several workers never race to create the schema.
-    AuditStore.from_url(settings.database_url).upgrade()
+    with AuditStore.from_url(settings.database_url) as store:
+        store.upgrade()
     typer.echo(f"spinecds serving on {settings.base_url} (database {_safe(settings.database_url)})")
     uvicorn.run(
         "spinecds.service.app:create_app",

@@ -15,7 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from spinecds.errors import CaseError, FieldProblem, SpinecdsError
+from spinecds.errors import CaseError, FieldProblem, KnowledgeBaseError, SpinecdsError
+from spinecds.store import StoreError
 
 __all__ = ["ServiceError", "field_loc", "install", "problem_detail"]
 
@@ -62,9 +63,12 @@ async def _case_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _spinecds_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SpinecdsError)  # noqa: S101
-    if exc.exit_code == 3:  # a broken knowledge base is our fault, not the caller's
-        log.error("knowledge base error: %s", exc.message)
-        return JSONResponse({"message": "The knowledge base failed to load."}, status_code=503)
+    if isinstance(exc, StoreError | KnowledgeBaseError):  # our fault, not the caller's
+        log.error("%s: %s", type(exc).__name__, exc)
+        return JSONResponse(
+            {"message": "The service cannot answer now; nothing was stored. Try again later."},
+            status_code=503,
+        )
     detail = [problem_detail(p) for p in exc.problems]
     return JSONResponse({"message": exc.message, "detail": detail}, status_code=400)
 
