@@ -324,3 +324,16 @@ def test_required_data_that_cannot_be_fetched_is_412(
     answer = client.post(PATIENT_VIEW, json=request)
     assert answer.status_code == 412
     assert "could not be fetched" in answer.json()["message"]
+
+
+def test_an_r5_shaped_order_gets_an_explaining_card_and_no_rating(client: TestClient) -> None:
+    r5 = {k: v for k, v in MRI.items() if k != "code"}
+    r5["code"] = {
+        "concept": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "72141"}]}
+    }
+    answer = client.post(ORDER_SELECT, json=order_select(r5))
+    assert answer.status_code == 200
+    body = answer.json()
+    (card,) = body["cards"]
+    assert card["indicator"] == "info" and "not rated" in card["summary"]
+    assert body["systemActions"] == []

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from spinecds.errors import CaseError
-from spinecds.fhir import order_from_service_request
+from spinecds.fhir import FhirInputError, order_from_service_request
 from spinecds.fhir.codemap import code_map
 from spinecds.knowledge.loader import KnowledgeBase
 from spinecds.service.cds.cards import CardFactory, order_card, order_label, summary_text
@@ -36,8 +36,12 @@ def review_orders(
     cards: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
     for order in _orders_to_review(context, svc.hook):
-        mapped = order_from_service_request(order, runner.kb)
-        if mapped is None or not mapped.is_imaging or mapped.procedure is None:
+        try:
+            mapped = order_from_service_request(order, runner.kb)
+        except FhirInputError as exc:  # not valid R4 (an R5 order, say): say so, rate nothing
+            cards.append(_not_assessable_card(order, exc, cards_for))
+            continue
+        if not mapped.is_imaging or mapped.procedure is None:
             continue
         try:
             result = runner.run(
@@ -113,7 +117,7 @@ def _procedure_codings(kb: KnowledgeBase) -> dict[str, list[dict[str, str]]]:
 def _not_assessable_card(
     order: Mapping[str, Any], exc: CaseError, cards_for: CardFactory
 ) -> dict[str, Any]:
-    """No rating without the facts (Argonaut: no systemAction); say what is missing."""
+    """No rating without valid facts (Argonaut: no systemAction); say what is wrong."""
     cfg, base_url = cards_for.cfg, cards_for.base_url
     missing = "; ".join(p.problem for p in exc.problems[:3]) or exc.message
     return {
