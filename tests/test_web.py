@@ -247,7 +247,7 @@ def test_an_empty_row_before_a_filled_one_keeps_errors_at_the_typed_control(
 @pytest.mark.parametrize(
     ("changes", "control", "words"),
     [
-        ({"complaint": []}, "complaint", "at least"),
+        ({"complaint": []}, "complaint", "Choose at least one complaint."),
         ({"finding-motor_grade": ["7"]}, "finding-motor_grade", "outside 0-5"),
         ({"age": ["old"]}, "age", "valid number"),
         ({"surgery-0-procedure": [""]}, "surgery-0-procedure", "Choose one"),
@@ -268,6 +268,22 @@ def test_bad_input_is_named_next_to_its_field(
     if control is not None:
         error = response.text.split(f'id="{control}-error">', 1)[1].split("</p>", 1)[0]
         assert words in error
+
+
+def test_a_missing_complaint_does_not_hide_the_other_problems(
+    client: TestClient, store: AuditStore
+) -> None:
+    before = store.count_assessments()
+    data = post_data(form_values(seed_case())) | {
+        "complaint": [],
+        "surgery-0-levels": ["C9-C10"],
+        "finding-motor_grade": ["7"],
+    }
+    response = client.post("/assess", data=data)
+    assert response.status_code == 422
+    for control in ("complaint", "surgery-0-levels", "finding-motor_grade"):
+        assert f'id="{control}-error"' in response.text, control
+    assert store.count_assessments() == before  # nothing assessed, nothing stored
 
 
 def test_add_rows_redraws_the_form_without_assessing(client: TestClient, store: AuditStore) -> None:

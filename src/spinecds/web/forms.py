@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from spinecds.errors import FieldProblem
+from spinecds.case import parse_case
+from spinecds.errors import CaseError, FieldProblem
 from spinecds.knowledge.loader import KnowledgeBase
 from spinecds.knowledge.vocabulary import Term
 
@@ -34,6 +35,7 @@ __all__ = [
     "Group",
     "Option",
     "case_from_form",
+    "check_form",
     "field_errors",
     "form_schema",
     "form_values",
@@ -336,6 +338,25 @@ def _findings(values: FormValues, prefix: str, groups: Iterable[Group]) -> dict[
             elif raw not in ("", "unknown"):
                 found[f.id] = raw  # a tampered value: the engine names the field
     return found
+
+
+def check_form(built: BuiltCase, kb: KnowledgeBase) -> list[FieldProblem]:
+    """What the form itself requires, with every other problem of the case in the same round.
+
+    The engine checks the case's shape before its terms, so a form without a complaint
+    would hide, say, a wrong spinal level until the complaint is fixed. Here the missing
+    complaint is reported and the rest of the case is checked with a stand-in complaint
+    (only to collect problems: nothing is assessed or stored).
+    """
+    if built.data.get("complaint"):
+        return []
+    missing = FieldProblem("complaint", "Choose at least one complaint.")
+    stand_in = kb.vocabulary.ids("complaint")[:1]
+    try:
+        parse_case({**built.data, "complaint": stand_in}, kb.vocabulary, kb.procedures)
+    except CaseError as exc:
+        return [missing, *exc.problems]
+    return [missing]
 
 
 # --- case -> form (to edit a stored case) ------------------------------------------------

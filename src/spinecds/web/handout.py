@@ -5,8 +5,10 @@ vocabulary's plain strings and the follow-up items' plain texts; this module onl
 them out. The handout is made from the stored assessment, so it matches the report the
 clinician saw even if the knowledge base has changed since.
 
-WeasyPrint needs Pango (Debian: ``libpango-1.0-0``, ``libpangoft2-1.0-0``, ``libharfbuzz0b``,
-``libfontconfig1``) and at least one font (``fonts-dejavu-core``).
+WeasyPrint loads Pango and friends at import (Debian: ``libpango-1.0-0`` and
+``libpangoft2-1.0-0``, which pull in ``libglib2.0-0``, ``libharfbuzz0b`` and
+``libfontconfig1``; ``libharfbuzz-subset0`` is optional and makes the PDF smaller) and
+needs at least one font (``fonts-dejavu-core``).
 """
 
 from __future__ import annotations

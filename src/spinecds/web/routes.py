@@ -29,6 +29,7 @@ from spinecds.web.forms import (
     FieldErrors,
     FormValues,
     case_from_form,
+    check_form,
     field_errors,
     form_schema,
     form_values,
@@ -101,6 +102,8 @@ async def assess_form(request: Request, runner: RunnerDep) -> Response:
         return _form_page(request, runner.kb, values, FieldErrors())
     built = case_from_form(values, form_schema(runner.kb))
     try:
+        if problems := check_form(built, runner.kb):
+            raise CaseError("The form is incomplete.", problems)
         result = await run_in_threadpool(
             runner.run, built.data, interface="web", client=_client(request)
         )
