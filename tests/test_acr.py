@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import SHARED
 from spinecds import KnowledgeBase, assess, parse_case
 
 CASES: dict[str, Any] = yaml.safe_load(
     (Path(__file__).parent / "data" / "variant_cases.yaml").read_text(encoding="utf-8")
 )
+# ../shared beside the repository (not imported from conftest: tests/browser has its own)
+SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_ACR = SHARED / "acr" / "acr_tables.json"
 
 
