@@ -1,0 +1,431 @@
+"""The one module that talks to spaCy and medspaCy; everything else sees plain dataclasses.
+
+The pipeline: medspaCy's clinical tokenizer, our sentence splitter, medspaCy's TargetMatcher
+(every rule of ``kb/nlp``), our overlap pruning, medspaCy's Sectionizer and ConText. It is
+built once per process (:func:`reader`) from the validated rules, and calls into it hold a
+lock: spaCy pipelines are not documented as safe to share between threads.
+
+medspaCy has no type information, so its objects are handled as ``Any`` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+from spinecds.nlp.numbers import lab_value_regex
+from spinecds.nlp.overlaps import Match, prune
+from spinecds.nlp.phrases import compile_phrase
+from spinecds.nlp.quiet import quiet_pyrush
+from spinecds.nlp.rules import NlpRules, default_rules
+from spinecds.nlp.sentences import sentence_starts
+
+__all__ = [
+    "Modifier",
+    "ParsedText",
+    "RawMention",
+    "Reader",
+    "SectionSpan",
+    "reader",
+]
+
+GROUP = "spinecds_mentions"
+Splitter = Literal["rules", "pyrush"]
+_CONTEXT_CATEGORY = {
+    "negated": "NEGATED_EXISTENCE",
+    "possible": "POSSIBLE_EXISTENCE",
+    "historical": "HISTORICAL",
+    "hypothetical": "HYPOTHETICAL",
+    "someone_else": "FAMILY",
+    "terminate": "TERMINATE",
+    "pseudo": "PSEUDO",
+}
+_OUR_CATEGORY = {v: k for k, v in _CONTEXT_CATEGORY.items()}
+_DIRECTION = {"forward": "FORWARD", "backward": "BACKWARD", "both": "BIDIRECTIONAL"}
+# Words that may sit between a list of mentions and a modifier after it:
+# "Hoffmann's and Spurling's signs are negative bilaterally".
+_LIST_WORDS = frozenset(
+    "and or nor / & , 's sign signs test tests maneuver maneuvers reflex reflexes is are was "
+    "were been has have both bilaterally bilateral left right l r on the at in of to today "
+    "currently also".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Modifier:
+    category: str  # negated, possible, historical, hypothetical, someone_else
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawMention:
+    kind: str  # finding, imaging_finding, complaint, procedure, study, lab, contrast, region
+    term: str
+    present: bool  # False: the words say the term is absent ("afebrile")
+    start: int  # character offsets in the text
+    end: int
+    text: str
+    sentence: int  # index into ParsedText.sentences
+    section: str | None
+    modifiers: tuple[Modifier, ...]
+    only_in_section: str | None = None  # the rule holds only in this section
+
+
+@dataclass(frozen=True, slots=True)
+class SectionSpan:
+    name: str | None
+    start: int  # the title's first character (the body's for the untitled first section)
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedText:
+    text: str
+    sentences: tuple[tuple[int, int], ...]
+    sections: tuple[SectionSpan, ...]
+    mentions: tuple[RawMention, ...]
+
+    def sentence_text(self, index: int) -> str:
+        start, end = self.sentences[index]
+        return self.text[start:end]
+
+    def section_at(self, offset: int) -> str | None:
+        for section in self.sections:
+            if section.start <= offset < section.end:
+                return section.name
+        return None
+
+
+class Reader:
+    """A built pipeline: ``read(text)`` runs it and returns what it found."""
+
+    def __init__(self, nlp: Any, keeps_inside: Mapping[str, Sequence[str]]) -> None:
+        self._nlp = nlp
+        self._keeps_inside = keeps_inside
+        self._lock = threading.Lock()
+
+    def read(self, text: str) -> ParsedText:
+        with self._lock:
+            doc = self._nlp(text)
+            return _parsed(doc)
+
+    def read_many(self, texts: Sequence[str]) -> list[ParsedText]:
+        with self._lock:
+            return [_parsed(doc) for doc in self._nlp.pipe(texts)]
+
+
+@cache
+def reader(splitter: Splitter = "rules") -> Reader:
+    """The pipeline for the shipped rules, built once per process (about a second)."""
+    rules = default_rules()
+    return Reader(build_pipeline(rules, splitter), _keeps_inside(rules))
+
+
+def build_pipeline(rules: NlpRules, splitter: Splitter = "rules") -> Any:
+    """A spaCy ``Language`` holding our pipeline (see the module docstring)."""
+    quiet_pyrush()
+    import medspacy  # type: ignore[import-untyped]
+
+    _register_components()
+    nlp = medspacy.load(medspacy_enable=["medspacy_tokenizer"])
+    if splitter == "pyrush":
+        nlp.add_pipe("medspacy_pyrush", config={"rules_path": _pyrush_rules()})
+    else:
+        nlp.add_pipe(
+            "spinecds_sentences",
+            config={
+                "abbreviations": list(rules.sentences.abbreviations),
+                "continues_after": list(rules.sentences.continues_after),
+            },
+        )
+    matcher = nlp.add_pipe(
+        "medspacy_target_matcher",
+        config={"result_type": "group", "span_group_name": GROUP, "prune": False},
+    )
+    matcher.add(target_rules(rules, _splitter(nlp)))
+    nlp.add_pipe("spinecds_prune", config={"keeps_inside": _keeps_inside(rules)})
+    sectionizer = nlp.add_pipe(
+        "medspacy_sectionizer",
+        config={"rules": None, "span_attrs": None, "input_span_type": "group"},
+    )
+    sectionizer.add(section_rules(rules, _splitter(nlp)))
+    context = nlp.add_pipe(
+        "medspacy_context",
+        config={
+            "rules": None,
+            "span_attrs": None,
+            "input_span_type": "group",
+            "span_group_name": GROUP,
+            "prune_on_target_overlap": True,
+        },
+    )
+    context.add(context_rules(rules, _splitter(nlp)))
+    return nlp
+
+
+def target_rules(rules: NlpRules, split: Callable[[str], list[str]]) -> list[Any]:
+    """medspaCy TargetRules for every target, ignored phrase, contrast, region and lab rule."""
+    from medspacy.target_matcher import TargetRule  # type: ignore[import-untyped]
+
+    out: list[Any] = []
+    for kind, term, phrase, meta in _phrase_rules(rules):
+        out.append(
+            TargetRule(
+                literal=phrase,
+                category=kind.upper(),
+                pattern=compile_phrase(phrase, split),
+                metadata={"kind": kind, "term": term, **meta},
+            )
+        )
+    for kind, term, regex in _regex_rules(rules):
+        out.append(
+            TargetRule(
+                literal=term,
+                category=kind.upper(),
+                pattern=regex,
+                metadata={"kind": kind, "term": term, "present": True},
+            )
+        )
+    return out
+
+
+def section_rules(rules: NlpRules, split: Callable[[str], list[str]]) -> list[Any]:
+    from medspacy.section_detection import SectionRule  # type: ignore[import-untyped]
+
+    out = []
+    for name, section in rules.sections.sections.items():
+        for title in section.titles:
+            for mark in (":", "-"):
+                pattern = [*compile_phrase(title, split), {"ORTH": mark}]
+                out.append(SectionRule(literal=title, category=name, pattern=pattern))
+    return out
+
+
+def context_rules(rules: NlpRules, split: Callable[[str], list[str]]) -> list[Any]:
+    from medspacy.context import ConTextRule  # type: ignore[import-untyped]
+
+    out = []
+    for rule in rules.context.rules:
+        category = _CONTEXT_CATEGORY[rule.category]
+        direction = category if category in ("TERMINATE", "PSEUDO") else None
+        direction = direction or _DIRECTION[rule.direction or "forward"]
+        allowed = None
+        if rule.applies_to is not None:
+            allowed = {kind.upper() for kind in rule.applies_to}
+            if "FINDING" in allowed:
+                allowed.add("LAB")  # a lab value is a finding too
+        for phrase in rule.phrases:
+            out.append(
+                ConTextRule(
+                    literal=phrase,
+                    category=category,
+                    pattern=compile_phrase(phrase, split),
+                    direction=direction,
+                    max_scope=rule.max_scope,
+                    allowed_types=allowed,
+                    terminated_by={_CONTEXT_CATEGORY[c] for c in rule.terminated_by} or None,
+                    on_modifies=_listed if _reaches_back(category, direction) else None,
+                )
+            )
+    return out
+
+
+def _phrase_rules(rules: NlpRules) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    for kind, target in rules.targets.items():
+        for term, term_rules in target.terms.items():
+            for phrase in term_rules.phrases:
+                yield kind, term, phrase, {"present": True}
+            for phrase in term_rules.absent_phrases:
+                yield kind, term, phrase, {"present": False}
+            for section, phrases in term_rules.section_phrases.items():
+                for phrase in phrases:
+                    yield kind, term, phrase, {"present": True, "section": section}
+        for phrase in target.ignore:
+            yield "ignore", "", phrase, {"present": True}
+        for label, unspecified in target.unspecified.items():
+            for phrase in unspecified.phrases:
+                yield "procedure", f"unspecified:{label}", phrase, {"present": True}
+        if target.contrast is not None:
+            for phrase in target.contrast.with_:
+                yield "contrast", "with", phrase, {"present": True}
+            for phrase in target.contrast.without:
+                yield "contrast", "without", phrase, {"present": True}
+        for region, phrases in target.regions.items():
+            for phrase in phrases:
+                yield "region", region, phrase, {"present": True}
+    labs = rules.labs
+    named = [(term, list(lab.names)) for term, lab in labs.labs.items()]
+    named += [(",".join(panel.labs), list(panel.phrases)) for panel in labs.panels]
+    for terms, names in named:
+        for name in names:
+            for said, present in ((labs.in_words.high, True), (labs.in_words.normal, False)):
+                for word in said:
+                    yield "finding", terms, f"{word} {name}", {"present": present}
+                    yield "finding", terms, f"{name} ...2 {word}", {"present": present}
+            for word in labs.in_words.low:
+                yield "finding", terms, f"{name} ...2 {word}", {"present": False}
+
+
+def _regex_rules(rules: NlpRules) -> Iterator[tuple[str, str, str]]:
+    for kind, target in rules.targets.items():
+        for term, term_rules in target.terms.items():
+            for regex in term_rules.regex:
+                yield kind, term, regex
+    for term, lab in rules.labs.labs.items():
+        yield "lab", term, lab_value_regex(lab)
+
+
+def _keeps_inside(rules: NlpRules) -> dict[str, list[str]]:
+    return {
+        term: list(term_rules.keeps_inside)
+        for target in rules.targets.values()
+        for term, term_rules in target.terms.items()
+        if term_rules.keeps_inside
+    }
+
+
+def _splitter(nlp: Any) -> Callable[[str], list[str]]:
+    def split(text: str) -> list[str]:
+        return [token.text for token in nlp.tokenizer(text)]
+
+    return split
+
+
+def _pyrush_rules() -> str:
+    from pathlib import Path
+
+    import medspacy
+
+    root = Path(medspacy.__file__).resolve().parents[1]
+    return str(root / "resources" / "en" / "rush_rules.tsv")
+
+
+def _reaches_back(category: str, direction: str) -> bool:
+    if category in ("FAMILY", "TERMINATE", "PSEUDO"):
+        return False
+    return direction in ("BACKWARD", "BIDIRECTIONAL")
+
+
+def _listed(target: Any, modifier: Any, between: Any) -> bool:
+    """A modifier after its target reaches back only over a list of mentions.
+
+    "Hoffmann's and Spurling's signs negative" negates both signs, while "arm numbness,
+    Hoffmann negative" leaves the numbness alone: between target and modifier there may be
+    only other mentions, list words, and - if a comma - a conjunction. A two-way modifier
+    reaches forward only to the very next word ("negative Spurling test").
+    """
+    doc = target.doc
+    if target.start >= modifier.end:
+        return not any(not t.is_space for t in doc[modifier.end : target.start])
+    covered = {i for span in doc.spans[GROUP] for i in range(span.start, span.end)}
+    words = [t for t in between if not t.is_space and t.i < modifier.start]
+    for token in words:
+        if token.i not in covered and token.lower_ not in _LIST_WORDS:
+            return False
+    lowered = {t.lower_ for t in words}
+    return "," not in lowered or bool(lowered & {"and", "or", "nor"})
+
+
+def _parsed(doc: Any) -> ParsedText:
+    sentences = tuple((s.start_char, s.end_char) for s in doc.sents)
+    sent_starts = [s[0] for s in sentences]
+    sections = tuple(
+        SectionSpan(
+            section.category,
+            doc[section.title_start].idx if section.category else 0,
+            doc[section.body_end - 1].idx + len(doc[section.body_end - 1])
+            if section.body_end > 0
+            else 0,
+        )
+        for section in doc._.sections
+    )
+    mentions = []
+    for span in doc.spans[GROUP]:
+        meta = span._.target_rule.metadata
+        modifiers = tuple(
+            Modifier(
+                _OUR_CATEGORY.get(m.category, m.category.lower()),
+                doc[m.modifier_span[0] : m.modifier_span[1]].text,
+                doc[m.modifier_span[0]].idx,
+                doc[m.modifier_span[1] - 1].idx + len(doc[m.modifier_span[1] - 1]),
+            )
+            for m in span._.modifiers
+        )
+        section = span[0]._.section
+        terms = str(meta["term"]).split(",") if meta["kind"] != "procedure" else [meta["term"]]
+        for term in terms:
+            mentions.append(
+                RawMention(
+                    kind=str(meta["kind"]),
+                    term=str(term),
+                    present=bool(meta["present"]),
+                    start=span.start_char,
+                    end=span.end_char,
+                    text=span.text,
+                    sentence=max(0, bisect.bisect_right(sent_starts, span.start_char) - 1),
+                    section=section.category if section is not None else None,
+                    modifiers=modifiers,
+                    only_in_section=meta.get("section"),
+                )
+            )
+    mentions.sort(key=lambda m: (m.start, m.end))
+    return ParsedText(doc.text, sentences, sections, tuple(mentions))
+
+
+_registered = False
+
+
+def _register_components() -> None:
+    """Register our two pipeline components with spaCy (once)."""
+    global _registered
+    if _registered:
+        return
+    from spacy.language import Language
+
+    @Language.factory(
+        "spinecds_sentences", default_config={"abbreviations": [], "continues_after": []}
+    )
+    def make_sentences(
+        nlp: Any, name: str, abbreviations: list[str], continues_after: list[str]
+    ) -> Callable[[Any], Any]:
+        abbreviations_set = frozenset(abbreviations)
+        continues_set = frozenset(continues_after)
+
+        def set_sentences(doc: Any) -> Any:
+            starts = sentence_starts(doc.text, abbreviations_set, continues_set)
+            index = 0
+            for token in doc:
+                begins = token.i == 0
+                while index < len(starts) and starts[index] <= token.idx:
+                    begins = True  # a start inside the previous token moves to this one
+                    index += 1
+                token.is_sent_start = begins
+            return doc
+
+        return set_sentences
+
+    @Language.factory("spinecds_prune", default_config={"keeps_inside": {}})
+    def make_prune(nlp: Any, name: str, keeps_inside: dict[str, list[str]]) -> Callable[[Any], Any]:
+        def prune_mentions(doc: Any) -> Any:
+            spans = list(doc.spans[GROUP]) if GROUP in doc.spans else []
+            matches = [
+                Match(
+                    s.start,
+                    s.end,
+                    s._.target_rule.metadata["kind"],
+                    s._.target_rule.metadata["term"],
+                )
+                for s in spans
+            ]
+            doc.spans[GROUP] = [spans[i] for i in prune(matches, keeps_inside)]
+            return doc
+
+        return prune_mentions
+
+    _registered = True

@@ -1,0 +1,161 @@
+"""The small phrase language of the rule files, compiled to spaCy token patterns.
+
+A clinician writes ``pain radiat* to|into ... shoulder blade`` rather than a list of token
+dictionaries. Words are separated by spaces; each word is one of:
+
+=============  ==============================================================================
+``word``       the word in any case, singular or plural (``blade`` also matches ``blades``)
+``a|b|c``      any of the alternatives (each with its plural)
+``stem*``      any word starting with ``stem`` (``radiat*``: radiates, radiating, radiation)
+``word?``      the word may be missing (``the?``); combines with the forms above
+``=WORD``      exactly this spelling, case included (``=MR`` but not ``Mr``)
+``#``          a number
+``;`` ``?``    a word of punctuation only is taken literally (``?`` is a question mark)
+``...``        up to 3 other words (``...5``: up to 5), never crossing a negation word, a
+               conjunction such as *but*, or the end of a clause (``. ; :``)
+=============  ==============================================================================
+
+A word holding punctuation (``s/p``, ``c-spine``) is split the way the tokenizer splits it,
+so ``x-ray`` matches the three tokens ``x - ray``. This module does not import spaCy: the
+tokenizer is passed in, so ``spinecds kb check`` can check the syntax without loading it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["GAP_STOP_WORDS", "PhraseError", "check_phrase", "compile_phrase", "inflections"]
+
+TokenPattern = dict[str, Any]
+Splitter = Callable[[str], Sequence[str]]
+
+# A gap never swallows these: a negation inside a target span would hide it from ConText.
+GAP_STOP_WORDS = (
+    ".",
+    ";",
+    ":",
+    "!",
+    "?",
+    "\n",
+    "no",
+    "not",
+    "without",
+    "denies",
+    "denied",
+    "negative",
+    "but",
+    "however",
+    "although",
+    "except",
+    "nor",
+    "never",
+)
+_GAP = re.compile(r"^\.\.\.(\d?)$")
+_WORD = re.compile(r"^[^\s|?*=#]+$")
+
+
+class PhraseError(ValueError):
+    """A phrase breaks the phrase language; the message says how."""
+
+
+def inflections(word: str) -> list[str]:
+    """The word and its plural forms: ``screw`` -> screws, screwes; ``injury`` -> injuries."""
+    forms = [word]
+    if word.isalpha() and len(word) > 2:
+        forms += [word + "s", word + "es"]
+        if word.endswith("y"):
+            forms.append(word[:-1] + "ies")
+    return forms
+
+
+def check_phrase(phrase: str) -> None:
+    """Raise :class:`PhraseError` when ``phrase`` breaks the phrase language."""
+    words = phrase.split()
+    if not words:
+        raise PhraseError("is empty.")
+    if _GAP.match(words[0]) or _GAP.match(words[-1]):
+        raise PhraseError("starts or ends with a gap (...).")
+    if all(_optional(w) or _GAP.match(w) for w in words):
+        raise PhraseError("has only optional words: it would match nothing or everything.")
+    for word in words:
+        if _GAP.match(word) or word == "#" or _punctuation(word):
+            continue
+        body = word[:-1] if _optional(word) else word
+        body = body[1:] if body.startswith("=") else body
+        if _optional(word) and not body.replace("'", "").replace("|", "").isalnum():
+            raise PhraseError(f"has an optional word {word!r} holding punctuation.")
+        alternatives = body.split("|")
+        for alternative in alternatives:
+            stem = alternative[:-1] if alternative.endswith("*") else alternative
+            if not stem or not _WORD.match(stem):
+                raise PhraseError(f"has a malformed word {word!r}.")
+            if len(alternatives) > 1 and not stem.replace("'", "").isalnum():
+                raise PhraseError(
+                    f"has punctuation inside the choice {word!r}; write that one as its own phrase."
+                )
+
+
+def compile_phrase(phrase: str, split: Splitter) -> list[TokenPattern]:
+    """The spaCy Matcher pattern for ``phrase`` (see the module docstring for the language)."""
+    check_phrase(phrase)
+    pattern: list[TokenPattern] = []
+    for word in phrase.split():
+        gap = _GAP.match(word)
+        if gap:
+            most = int(gap.group(1) or 3)
+            pattern.append(
+                {
+                    "LOWER": {"NOT_IN": list(GAP_STOP_WORDS)},
+                    "IS_SPACE": False,
+                    "OP": f"{{0,{most}}}",
+                }
+            )
+            continue
+        if _punctuation(word):
+            pattern.extend({"ORTH": piece} for piece in split(word))
+            continue
+        optional = _optional(word)
+        body = word[:-1] if optional else word
+        tokens = _word_tokens(body, split)
+        if optional:
+            if len(tokens) != 1:
+                raise PhraseError(f"optional word {word!r} must be a single token.")
+            tokens[0]["OP"] = "?"
+        pattern.extend(tokens)
+    return pattern
+
+
+def _punctuation(word: str) -> bool:
+    return not any(c.isalnum() for c in word)
+
+
+def _optional(word: str) -> bool:
+    return word.endswith("?") and not _punctuation(word[:-1])
+
+
+def _word_tokens(body: str, split: Splitter) -> list[TokenPattern]:
+    if body == "#":
+        return [{"LIKE_NUM": True}]
+    if body.startswith("="):
+        return [{"ORTH": piece} for piece in split(body[1:])]
+    alternatives = body.split("|")
+    if len(alternatives) == 1 and not body.endswith("*"):
+        pieces = list(split(body.lower()))
+        if len(pieces) > 1:  # punctuation inside: match the pieces exactly, in order
+            return [{"LOWER": piece} for piece in pieces]
+    prefixes = [a[:-1].lower() for a in alternatives if a.endswith("*")]
+    words = [a.lower() for a in alternatives if not a.endswith("*")]
+    for word in words:
+        if len(split(word)) > 1:
+            raise PhraseError(
+                f"alternative {word!r} holds punctuation; write it as its own phrase."
+            )
+    forms = sorted({form for word in words for form in inflections(word)})
+    if prefixes and not forms:
+        return [{"LOWER": {"REGEX": "^(?:" + "|".join(map(re.escape, prefixes)) + ")"}}]
+    if prefixes:
+        regex = "^(?:" + "|".join([*map(re.escape, prefixes), *(re.escape(f) + "$" for f in forms)])
+        return [{"LOWER": {"REGEX": regex + ")"}}]
+    return [{"LOWER": {"IN": forms}}]
