@@ -231,8 +231,9 @@ class ParquetSource:
         return pq.ParquetFile(self.path)
 
     def plan(self, work: Path) -> list[ChunkSpec]:
-        meta = self._file().metadata
-        check_header(meta.schema.names)
+        parquet = self._file()
+        meta = parquet.metadata
+        check_header(parquet.schema_arrow.names)  # top-level names (not list leaves)
         specs: list[ChunkSpec] = []
         first = 1
         for group in range(meta.num_row_groups):
