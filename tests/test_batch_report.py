@@ -86,5 +86,5 @@ def test_bars_are_sized_by_their_counts() -> None:
     # The axis runs to 5 (the next round number above the longest bar, 4): 84 px per unit.
     assert widths[2:] == pytest.approx([84.0, 252.0, 168.0])  # after the two legend boxes
     assert svg.count("<rect") == 2 + 3  # zero-count segments are not drawn
-    column = vbars("t", [("2025-01", [5])], [Series("x", "#111")])  # a full-height bar
+    column = vbars("t", [("2025-01", [8])], [Series("x", "#111")])  # ticks of 2: full height
     assert "2025-01" in column and 'height="200.0"' in column

@@ -21,6 +21,7 @@ from spinecds.knowledge.loader import default_kb
 __all__ = ["dose_range", "render_report", "write_report"]
 
 URGENCY = (("emergency", "#b03a2e"), ("urgent", "#e67e22"), ("routine", "#2e86c1"))
+SHORT = {"emergency": "Emergency", "urgent": "Urgent", "routine": "Routine"}  # for legends
 VERDICT = (
     ("appropriate", "#239b56"),
     ("consider_alternative", "#d4ac0d"),
@@ -92,7 +93,7 @@ def _pathways(s: Summary) -> str:
     pivot = _pivot(s.pathway_urgency, keys)
     rows = sorted(pivot.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
     labelled = [(_label("pathway", p), v) for p, v in rows]
-    series = [Series(_label("urgency", u), c) for u, c in URGENCY]
+    series = [Series(SHORT[u], c) for u, c in URGENCY]
     chart = hbars("Patients per pathway and urgency", labelled, series)
     table = [(name, *v, sum(v)) for name, v in labelled]
     return chart + _details(["pathway", *keys, "total"], table)
@@ -120,7 +121,7 @@ def _reconsider(s: Summary) -> str:
 
 
 def _radiation(s: Summary) -> str:
-    rows = sorted(s.radiation.items(), key=lambda kv: kv[0])
+    rows = sorted(s.radiation.items(), key=_by_dose)
     if not rows:
         return '<p class="note">No order rated Usually Not Appropriate.</p>'
     low = high = 0.0
@@ -131,7 +132,7 @@ def _radiation(s: Summary) -> str:
             varies += n
         else:
             low, high = low + n * span[0], high + n * span[1]
-    bars = [(f"{rrl or '?'}  {dose or 'dose not given'}", [n]) for (rrl, dose), n in rows]
+    bars = [(f"{rrl or '?'}  ({dose or 'dose not given'})", [n]) for (rrl, dose), n in rows]
     chart = hbars(
         "Orders rated Usually Not Appropriate, by relative radiation level",
         bars,
@@ -147,13 +148,19 @@ def _radiation(s: Summary) -> str:
     return total + chart + _details(["relative radiation level", "dose", "orders"], table)
 
 
+def _by_dose(item: tuple[Key, int]) -> tuple[float, str]:
+    """Lowest dose first; doses that vary (or are not given) last."""
+    span = dose_range(item[0][1])
+    return (span[0] if span else float("inf"), item[0][0])
+
+
 def _months(counts: Counter[Key], pairs: Sequence[tuple[str, str]], kind: str, what: str) -> str:
     keys = [k for k, _ in pairs]
     pivot = _pivot(counts, keys)
     columns = sorted(pivot.items())
     if not columns or [m for m, _ in columns] == ["(no date)"]:
         return f'<p class="note">The input gives no dates for {what}, so no trend is shown.</p>'
-    series = [Series(_label(kind, k), c) for k, c in pairs]
+    series = [Series(SHORT.get(k) or _label(kind, k), c) for k, c in pairs]
     chart = vbars(f"{what.capitalize()} per month", columns, series)
     return chart + _details(["month", *keys, "total"], [(m, *v, sum(v)) for m, v in columns])
 

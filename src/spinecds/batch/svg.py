@@ -28,14 +28,23 @@ def _label(text: str) -> str:
     return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
 
 
-def _scale(total: int) -> int:
-    """A round axis maximum at or above ``total`` (1, 2, 5 x 10^n)."""
+def _nice(value: float) -> int:
+    """The smallest of 1, 2, 5 x 10^n at or above ``value``."""
     step = 1
     while True:
         for factor in (1, 2, 5):
-            if step * factor >= total:
+            if step * factor >= value:
                 return step * factor
         step *= 10
+
+
+def _scale(total: int) -> int:
+    """A round axis maximum at or above ``total`` (1, 2, 5 x 10^n)."""
+    return _nice(total)
+
+
+def _legend_width(series: Sequence[Series]) -> float:
+    return sum(16 + len(s.name) * _CHAR_PX + 18 for s in series)
 
 
 def _tip(name: str, series: Series, value: int) -> str:
@@ -68,7 +77,7 @@ def hbars(title: str, rows: Sequence[tuple[str, Sequence[int]]], series: Sequenc
     plot_w, bar_h, gap = 420.0, 18.0, 6.0
     top = 30.0 if len(series) > 1 else 8.0
     height = top + len(rows) * (bar_h + gap) + 8
-    width = label_w + plot_w + 70
+    width = max(label_w + plot_w + 70, label_w + _legend_width(series))
     top_total = max((sum(v) for _, v in rows), default=0)
     axis = _scale(max(top_total, 1))
     body = _legend(series, label_w, 16) if len(series) > 1 else []
@@ -98,12 +107,13 @@ def vbars(
     plot_h, left, bar_w, gap = 200.0, 56.0, 22.0, 8.0
     top, bottom = 30.0, 56.0
     width = left + max(len(columns), 1) * (bar_w + gap) + 20
-    width = max(width, 360.0)
+    width = max(width, 360.0, left + _legend_width(series))
     height = top + plot_h + bottom
-    axis = _scale(max((sum(v) for _, v in columns), default=1) or 1)
+    step = _nice(max((sum(v) for _, v in columns), default=1) / 4)  # four round ticks
+    axis = 4 * step
     body = _legend(series, left, 16)
     for tick in range(5):
-        value = axis * tick // 4
+        value = step * tick
         y = top + plot_h - plot_h * tick / 4
         body.append(
             f'<line x1="{left:.0f}" x2="{width - 10:.0f}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
