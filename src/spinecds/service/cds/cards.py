@@ -94,6 +94,13 @@ def _indicator(ctx: CardContext, assessment: Assessment, verdict: str | None) ->
     return chosen
 
 
+def _radiation(rrl: str | None) -> str:
+    """ACR relative radiation level; "O" is the ACR's mark for none."""
+    if rrl is None:
+        return "radiation not rated"
+    return "no ionising radiation" if rrl == "O" else f"radiation {rrl}"
+
+
 def _cites(ids: list[str]) -> str:
     return " [" + ", ".join(ids) + "]" if ids else ""
 
@@ -113,7 +120,7 @@ def _detail(assessment: Assessment, review: OrderReview | None, ctx: CardContext
     if assessment.imaging:
         lines.append("\n**Recommended imaging**")
         for choice in assessment.imaging[:3]:
-            rated = f" ({choice.category}, {choice.rrl})" if choice.category else ""
+            rated = f" ({choice.category}, {_radiation(choice.rrl)})" if choice.category else ""
             lines.append(f"- {choice.procedure}{rated}: {choice.why}{_cites(choice.cite)}")
     if assessment.questions:
         lines.append("\n**Would change the answer**")
@@ -153,7 +160,7 @@ def order_card(
     if review.category is None:
         rated = "not rated for this presentation"
     else:
-        rated = f"{review.category} ({review.rating}/9, radiation {review.rrl})"
+        rated = f"{review.category} ({review.rating}/9, {_radiation(review.rrl)})"
     summary = f"{review.order}: {rated}; {_VERDICT_WORDS[review.verdict]}"
     card: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
@@ -181,7 +188,7 @@ def _replace_suggestion(
 ) -> dict[str, Any]:
     """Delete the draft order and create the better-suited one in its place."""
     choice = next((c for c in assessment.imaging if c.procedure == alternative), None)
-    rated = f" ({choice.category}, radiation {choice.rrl})" if choice and choice.category else ""
+    rated = f" ({choice.category}, {_radiation(choice.rrl)})" if choice and choice.category else ""
     new_order: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "status": "draft",
