@@ -54,8 +54,9 @@ class CardContext:
         acr = assessment.acr
         if acr is not None and acr.key in self.kb.variants:
             topic, _ = self.kb.variants[acr.key]
+            year = f", {topic.revision_year}" if topic.revision_year else ""
             source["label"] = (
-                f"ACR Appropriateness Criteria: {topic.topic} ({self.cfg.source_label})"
+                f"ACR Appropriateness Criteria: {topic.topic}{year} (via {self.cfg.source_label})"
             )
             if topic.source.url:
                 source["url"] = topic.source.url
