@@ -74,9 +74,10 @@ def spark_session(master: str | None = None) -> Any:
             )
             if master:
                 builder = builder.master(master)
-            if master is None or master.startswith("local"):
+            submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # started by spark-submit
+            if (master or "local").startswith("local") and not submitted:
                 # Python workers on this machine run this interpreter (and its packages);
-                # PySpark reads only the variable, and a cluster sets its own.
+                # under spark-submit the cluster's own settings decide.
                 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             _session = builder.getOrCreate()
             _session.sparkContext.setLogLevel("ERROR")
