@@ -49,7 +49,7 @@ _DIRECTION = {"forward": "FORWARD", "backward": "BACKWARD", "both": "BIDIRECTION
 # Words that may sit between a list of mentions and a modifier after it:
 # "Hoffmann's and Spurling's signs are negative bilaterally".
 _LIST_WORDS = frozenset(
-    "and or nor / & , 's sign signs test tests maneuver maneuvers reflex reflexes is are was "
+    "and or nor / & , : - 's sign signs test tests maneuver maneuvers reflex reflexes is are was "
     "were been has have both bilaterally bilateral left right l r on the at in of to today "
     "currently also".split()
 )
@@ -144,12 +144,8 @@ def build_pipeline(rules: NlpRules, splitter: Splitter = "rules") -> Any:
                 "continues_after": list(rules.sentences.continues_after),
             },
         )
-    matcher = nlp.add_pipe(
-        "medspacy_target_matcher",
-        config={"result_type": "group", "span_group_name": GROUP, "prune": False},
-    )
-    matcher.add(target_rules(rules, _splitter(nlp)))
-    nlp.add_pipe("spinecds_prune", config={"keeps_inside": _keeps_inside(rules)})
+    targets = nlp.add_pipe("spinecds_targets", config={"keeps_inside": _keeps_inside(rules)})
+    targets.add(target_rules(rules, _splitter(nlp)))
     sectionizer = nlp.add_pipe(
         "medspacy_sectionizer",
         config={"rules": None, "span_attrs": None, "input_span_type": "group"},
@@ -162,7 +158,7 @@ def build_pipeline(rules: NlpRules, splitter: Splitter = "rules") -> Any:
             "span_attrs": None,
             "input_span_type": "group",
             "span_group_name": GROUP,
-            "prune_on_target_overlap": True,
+            "prune_on_target_overlap": False,
         },
     )
     context.add(context_rules(rules, _splitter(nlp)))
@@ -208,13 +204,28 @@ def section_rules(rules: NlpRules, split: Callable[[str], list[str]]) -> list[An
 
 
 def context_rules(rules: NlpRules, split: Callable[[str], list[str]]) -> list[Any]:
+    """ConTextRules; each rule gets a category of its own ("HISTORICAL__7").
+
+    ConText lets two modifiers of one category cut each other's scope, which is right for
+    "no fever, no chills" but wrong for "leukocytosis during the previous admission
+    resolved", where "previous" would stop "resolved" from reaching back. With a category
+    per rule, only modifiers of the same rule cut each other.
+    """
     from medspacy.context import ConTextRule  # type: ignore[import-untyped]
 
+    names = {
+        i: f"{_CONTEXT_CATEGORY[rule.category]}__{i}" for i, rule in enumerate(rules.context.rules)
+    }
     out = []
-    for rule in rules.context.rules:
+    for i, rule in enumerate(rules.context.rules):
         category = _CONTEXT_CATEGORY[rule.category]
         direction = category if category in ("TERMINATE", "PSEUDO") else None
         direction = direction or _DIRECTION[rule.direction or "forward"]
+        stopped_by = {
+            names[j]
+            for j, other in enumerate(rules.context.rules)
+            if other.category in rule.terminated_by
+        }
         allowed = None
         if rule.applies_to is not None:
             allowed = {kind.upper() for kind in rule.applies_to}
@@ -224,13 +235,18 @@ def context_rules(rules: NlpRules, split: Callable[[str], list[str]]) -> list[An
             out.append(
                 ConTextRule(
                     literal=phrase,
-                    category=category,
+                    category=category if direction in ("TERMINATE", "PSEUDO") else names[i],
                     pattern=compile_phrase(phrase, split),
                     direction=direction,
                     max_scope=rule.max_scope,
                     allowed_types=allowed,
-                    terminated_by={_CONTEXT_CATEGORY[c] for c in rule.terminated_by} or None,
-                    on_modifies=_listed if _reaches_back(category, direction) else None,
+                    terminated_by=stopped_by or None,
+                    on_modifies=_gate(
+                        category,
+                        rule.after_reach,
+                        rule.before_reach,
+                        {str(k): v for k, v in rule.reach.items()},
+                    ),
                 )
             )
     return out
@@ -306,23 +322,60 @@ def _pyrush_rules() -> str:
     return str(root / "resources" / "en" / "rush_rules.tsv")
 
 
-def _reaches_back(category: str, direction: str) -> bool:
-    if category in ("FAMILY", "TERMINATE", "PSEUDO"):
-        return False
-    return direction in ("BACKWARD", "BIDIRECTIONAL")
+def _gate(
+    category: str, after_reach: int | None, before_reach: int | None, reach: dict[str, int]
+) -> Callable[[Any, Any, Any], bool]:
+    """Whether a modifier may modify a mention, beyond ConText's own scope rules.
+
+    ``reach`` caps the words between modifier and mention for some kinds; ``after_reach``
+    and ``before_reach`` cap them on either side of a two-way modifier; a negation reaching
+    back needs a list in between.
+    """
+    limits = {kind.upper(): most for kind, most in reach.items()}
+
+    def on_modifies(target: Any, modifier: Any, between: Any) -> bool:
+        if _inside_own_words(modifier):
+            return False
+        after = target.start >= modifier.end
+        gap = target.start - modifier.end if after else modifier.start - target.end
+        label = "FINDING" if target.label_ == "LAB" else target.label_
+        if label in limits and gap > limits[label]:
+            return False
+        if after:
+            return after_reach is None or gap <= after_reach
+        if before_reach is not None and gap > before_reach:
+            return False
+        return category != "NEGATED_EXISTENCE" or _listed(target, modifier, between)
+
+    return on_modifies
+
+
+# Mentions whose words may hold a modifier word that belongs to them ("no respiratory
+# distress", "CRP not elevated", "without contrast"): such a modifier modifies nothing.
+# Operations and studies are not among them: "before the fusion" still dates what it follows.
+_OWN_WORDS = frozenset({"FINDING", "IMAGING_FINDING", "COMPLAINT", "LAB", "CONTRAST"})
+
+
+def _inside_own_words(modifier: Any) -> bool:
+    doc = modifier.doc
+    cache = doc.user_data.setdefault("spinecds_own_words", {})
+    key = (modifier.start, modifier.end)
+    if key not in cache:
+        cache[key] = any(
+            span.label_ in _OWN_WORDS and span.start <= modifier.start and modifier.end <= span.end
+            for span in doc.spans[GROUP]
+        )
+    return bool(cache[key])
 
 
 def _listed(target: Any, modifier: Any, between: Any) -> bool:
-    """A modifier after its target reaches back only over a list of mentions.
+    """A negation after its mention reaches back only over a list of mentions.
 
     "Hoffmann's and Spurling's signs negative" negates both signs, while "arm numbness,
-    Hoffmann negative" leaves the numbness alone: between target and modifier there may be
-    only other mentions, list words, and - if a comma - a conjunction. A two-way modifier
-    reaches forward only to the very next word ("negative Spurling test").
+    Hoffmann negative" leaves the numbness alone: between mention and negation there may be
+    only other mentions, list words, and - if a comma - a conjunction.
     """
     doc = target.doc
-    if target.start >= modifier.end:
-        return not any(not t.is_space for t in doc[modifier.end : target.start])
     covered = {i for span in doc.spans[GROUP] for i in range(span.start, span.end)}
     words = [t for t in between if not t.is_space and t.i < modifier.start]
     for token in words:
@@ -346,11 +399,11 @@ def _parsed(doc: Any) -> ParsedText:
         for section in doc._.sections
     )
     mentions = []
+    rules_at = doc.user_data.get("spinecds_targets", {})
     for span in doc.spans[GROUP]:
-        meta = span._.target_rule.metadata
         modifiers = tuple(
             Modifier(
-                _OUR_CATEGORY.get(m.category, m.category.lower()),
+                _OUR_CATEGORY.get(m.category.split("__")[0], m.category.lower()),
                 doc[m.modifier_span[0] : m.modifier_span[1]].text,
                 doc[m.modifier_span[0]].idx,
                 doc[m.modifier_span[1] - 1].idx + len(doc[m.modifier_span[1] - 1]),
@@ -358,24 +411,70 @@ def _parsed(doc: Any) -> ParsedText:
             for m in span._.modifiers
         )
         section = span[0]._.section
-        terms = str(meta["term"]).split(",") if meta["kind"] != "procedure" else [meta["term"]]
-        for term in terms:
-            mentions.append(
-                RawMention(
-                    kind=str(meta["kind"]),
-                    term=str(term),
-                    present=bool(meta["present"]),
-                    start=span.start_char,
-                    end=span.end_char,
-                    text=span.text,
-                    sentence=max(0, bisect.bisect_right(sent_starts, span.start_char) - 1),
-                    section=section.category if section is not None else None,
-                    modifiers=modifiers,
-                    only_in_section=meta.get("section"),
+        for meta in rules_at.get((span.start_char, span.end_char), []):
+            for term in str(meta["term"]).split(","):  # a panel names several tests
+                mentions.append(
+                    RawMention(
+                        kind=str(meta["kind"]),
+                        term=term,
+                        present=bool(meta["present"]),
+                        start=span.start_char,
+                        end=span.end_char,
+                        text=span.text,
+                        sentence=max(0, bisect.bisect_right(sent_starts, span.start_char) - 1),
+                        section=section.category if section is not None else None,
+                        modifiers=modifiers,
+                        only_in_section=meta.get("section"),
+                    )
                 )
-            )
     mentions.sort(key=lambda m: (m.start, m.end))
     return ParsedText(doc.text, sentences, sections, tuple(mentions))
+
+
+class _Targets:
+    """medspaCy's target matching, with one span per matched stretch of words.
+
+    spaCy keys span extension values by character offsets alone, so two rules matching the
+    same words ("clean, dry and intact" says both no erythema and no drainage) would
+    overwrite each other's ``target_rule`` and share their modifiers. Matches are therefore
+    pruned (overlaps.py) and grouped by span; the rules of each span go into
+    ``doc.user_data``. Matching itself is medspaCy's MedspacyMatcher over TargetRules.
+    """
+
+    def __init__(self, nlp: Any, name: str, keeps_inside: Mapping[str, Sequence[str]]) -> None:
+        from medspacy.common.medspacy_matcher import (  # type: ignore[import-untyped]
+            MedspacyMatcher,
+        )
+
+        self._nlp = nlp
+        self._matcher = MedspacyMatcher(nlp, name=name, phrase_matcher_attr="LOWER", prune=False)
+        self._keeps_inside = keeps_inside
+
+    def add(self, rules: list[Any]) -> None:
+        self._matcher.add(rules)
+
+    def __call__(self, doc: Any) -> Any:
+        from spacy.tokens import Span
+
+        strings = self._nlp.vocab.strings
+        found = [
+            (self._matcher.rule_map[strings[rule_id]].metadata, start, end)
+            for rule_id, start, end in self._matcher(doc)
+        ]
+        matches = [Match(start, end, meta["kind"], meta["term"]) for meta, start, end in found]
+        by_span: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        for i in prune(matches, self._keeps_inside):
+            meta, start, end = found[i]
+            by_span.setdefault((start, end), []).append(meta)
+        doc.spans[GROUP] = [
+            Span(doc, start, end, label=str(metas[0]["kind"]).upper())
+            for (start, end), metas in sorted(by_span.items())
+        ]
+        doc.user_data["spinecds_targets"] = {
+            (doc[start].idx, doc[end - 1].idx + len(doc[end - 1])): metas
+            for (start, end), metas in by_span.items()
+        }
+        return doc
 
 
 _registered = False
@@ -410,22 +509,8 @@ def _register_components() -> None:
 
         return set_sentences
 
-    @Language.factory("spinecds_prune", default_config={"keeps_inside": {}})
-    def make_prune(nlp: Any, name: str, keeps_inside: dict[str, list[str]]) -> Callable[[Any], Any]:
-        def prune_mentions(doc: Any) -> Any:
-            spans = list(doc.spans[GROUP]) if GROUP in doc.spans else []
-            matches = [
-                Match(
-                    s.start,
-                    s.end,
-                    s._.target_rule.metadata["kind"],
-                    s._.target_rule.metadata["term"],
-                )
-                for s in spans
-            ]
-            doc.spans[GROUP] = [spans[i] for i in prune(matches, keeps_inside)]
-            return doc
-
-        return prune_mentions
+    @Language.factory("spinecds_targets", default_config={"keeps_inside": {}})
+    def make_targets(nlp: Any, name: str, keeps_inside: dict[str, list[str]]) -> _Targets:
+        return _Targets(nlp, name, keeps_inside)
 
     _registered = True

@@ -51,6 +51,8 @@ GAP_STOP_WORDS = (
     "except",
     "nor",
     "never",
+    "gadolinium",  # "reaction to gadolinium contrast" is no iodinated-contrast allergy
+    "gad",
 )
 _GAP = re.compile(r"^\.\.\.(\d?)$")
 _WORD = re.compile(r"^[^\s|?*=#]+$")
@@ -114,7 +116,10 @@ def compile_phrase(phrase: str, split: Splitter) -> list[TokenPattern]:
             )
             continue
         if _punctuation(word):
-            pattern.extend({"ORTH": piece} for piece in split(word))
+            if word.endswith("?") and len(word) > 1:  # ",?" an optional comma
+                pattern.append({"ORTH": word[:-1], "OP": "?"})
+            else:
+                pattern.extend({"ORTH": piece} for piece in split(word))
             continue
         optional = _optional(word)
         body = word[:-1] if optional else word

@@ -128,10 +128,11 @@ def _settle_value(read: Read, reading: TextReading, rules: NlpRules) -> None:
 
 
 def _settle_containers(reading: TextReading, rules: NlpRules) -> None:
-    """A term kept inside another counts only when the outer one is there.
+    """A term kept inside another stands on its own only when nothing modifies the outer one.
 
-    "severe central canal stenosis" is a central stenosis too; "no severe stenosis" says
-    nothing about mild stenosis, so the inner term is left out.
+    "severe central canal stenosis" is a central stenosis too, and a "ground-level fall" is a
+    trauma though not a dangerous mechanism; but "no severe stenosis" says nothing about
+    mild stenosis, so there the inner term is left out.
     """
     for outer in reading.of_kind("finding", "imaging_finding"):
         term = _term_rules(rules, outer.mention)
@@ -141,6 +142,6 @@ def _settle_containers(reading: TextReading, rules: NlpRules) -> None:
             m, o = inner.mention, outer.mention
             if inner is outer or m.term not in term.keeps_inside:
                 continue
-            if o.start <= m.start and m.end <= o.end and outer.evidence.value is not True:
+            if o.start <= m.start and m.end <= o.end and o.modifiers:
                 inner.evidence.value = None
                 inner.evidence.note = f"part of {o.text!r}, which is not stated as present"

@@ -125,6 +125,12 @@ class ModifierRule(_Strict):
     max_scope: int | None = Field(default=None, ge=1, le=60)
     applies_to: list[Kind] | None = None
     terminated_by: list[Category] = Field(default_factory=list)
+    # the most words it may reach for these kinds of mention
+    reach: dict[Kind, int] = Field(default_factory=dict)
+    # a two-way modifier: the most words it may reach after itself
+    after_reach: int | None = Field(default=None, ge=0)
+    # a two-way modifier: the most words it may reach before itself
+    before_reach: int | None = Field(default=None, ge=0)
     note: str | None = None
 
 
@@ -342,6 +348,7 @@ def _semantic_problems(rules: NlpRules, vocab: Vocabulary) -> list[FieldProblem]
             re.compile(pattern)
         except re.error as exc:
             problems.append(FieldProblem(where, f"regex {pattern!r}: {exc}.", "fix the pattern"))
+    problems.extend(_duplicate_modifiers(rules))
     for i, rule in enumerate(rules.context.rules):
         needs_direction = rule.category not in ("terminate", "pseudo")
         if needs_direction != (rule.direction is not None):
@@ -354,6 +361,40 @@ def _semantic_problems(rules: NlpRules, vocab: Vocabulary) -> list[FieldProblem]
                 )
             )
     return problems
+
+
+def _duplicate_modifiers(rules: NlpRules) -> list[FieldProblem]:
+    """The same words in two modifier rules: medspaCy would keep only one of the two."""
+    owner: dict[str, int] = {}
+    problems = []
+    for i, rule in enumerate(rules.context.rules):
+        for phrase in rule.phrases:
+            for spelled in _spellings(phrase):
+                first = owner.setdefault(spelled, i)
+                if first != i:
+                    problems.append(
+                        FieldProblem(
+                            f"kb/nlp/context.yaml: rules[{i}]",
+                            f"{spelled!r} (from {phrase!r}) is also in rules[{first}].",
+                            "keep the words in one rule: medspaCy keeps one modifier per span",
+                        )
+                    )
+    return problems
+
+
+def _spellings(phrase: str, limit: int = 400) -> set[str]:
+    """The literal word sequences a phrase without gaps or prefixes can match."""
+    words = [w for w in phrase.lower().split() if not w.startswith("...")]  # gaps may be empty
+    if any(w.endswith("*") or w == "#" for w in words):
+        return set()
+    found = [""]
+    for word in words:
+        optional = word.endswith("?") and len(word) > 1 and any(c.isalnum() for c in word)
+        choices = (word[:-1] if optional else word).lstrip("=").split("|")
+        found = [f"{f} {c}".strip() for f in found for c in choices] + (found if optional else [])
+        if len(found) > limit:
+            return set()
+    return set(found)
 
 
 def _phrases(rules: NlpRules) -> Iterator[tuple[str, str]]:
