@@ -26,11 +26,13 @@ def assertion_of(mention: RawMention, section: SectionRules | None) -> Assertion
     told = section.assertion if section is not None else None
     if "someone_else" in categories or told == "someone_else":
         return "someone_else"
+    # A study named in a plan is one to do; an operation there may be the past one
+    # ("3 weeks after ACDF"), so operations need words of their own ("plan revision").
     planned = section is not None and section.role == "plan"
     if (
         "hypothetical" in categories
         or told == "hypothetical"
-        or (planned and mention.kind in ("study", "procedure"))
+        or (planned and mention.kind == "study")
     ):
         return "hypothetical"
     if "possible" in categories:

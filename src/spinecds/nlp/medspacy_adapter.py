@@ -22,7 +22,7 @@ from spinecds.nlp.overlaps import Match, prune
 from spinecds.nlp.phrases import compile_phrase
 from spinecds.nlp.quiet import quiet_pyrush
 from spinecds.nlp.rules import NlpRules, default_rules
-from spinecds.nlp.sentences import sentence_starts
+from spinecds.nlp.sentences import sentence_starts, wrapped_line_breaks
 
 __all__ = [
     "Modifier",
@@ -105,26 +105,40 @@ class ParsedText:
 class Reader:
     """A built pipeline: ``read(text)`` runs it and returns what it found."""
 
-    def __init__(self, nlp: Any, keeps_inside: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, nlp: Any, continues_after: Sequence[str]) -> None:
         self._nlp = nlp
-        self._keeps_inside = keeps_inside
+        self._continues_after = tuple(continues_after)
         self._lock = threading.Lock()
 
     def read(self, text: str) -> ParsedText:
-        with self._lock:
-            doc = self._nlp(text)
-            return _parsed(doc)
+        return self.read_many([text])[0]
 
     def read_many(self, texts: Sequence[str]) -> list[ParsedText]:
         with self._lock:
-            return [_parsed(doc) for doc in self._nlp.pipe(texts)]
+            docs = [self._unwrapped(text) for text in texts]
+            return [
+                _parsed(doc, text) for doc, text in zip(self._nlp.pipe(docs), texts, strict=True)
+            ]
+
+    def _unwrapped(self, text: str) -> Any:
+        """The text with wrapped line breaks as spaces, so "trouble\\nswallowing" matches.
+
+        A break becomes as many spaces as it has characters: offsets stay those of the text.
+        The sentence splitter still sees the original breaks (``doc.user_data``).
+        """
+        flat = list(text)
+        for start, end in wrapped_line_breaks(text, self._continues_after):
+            flat[start:end] = " " * (end - start)
+        doc = self._nlp.make_doc("".join(flat))
+        doc.user_data["spinecds_original"] = text
+        return doc
 
 
 @cache
 def reader(splitter: Splitter = "rules") -> Reader:
     """The pipeline for the shipped rules, built once per process (about a second)."""
     rules = default_rules()
-    return Reader(build_pipeline(rules, splitter), _keeps_inside(rules))
+    return Reader(build_pipeline(rules, splitter), rules.sentences.continues_after)
 
 
 def build_pipeline(rules: NlpRules, splitter: Splitter = "rules") -> Any:
@@ -341,8 +355,8 @@ def _gate(
         label = "FINDING" if target.label_ == "LAB" else target.label_
         if label in limits and gap > limits[label]:
             return False
-        if after:
-            return after_reach is None or gap <= after_reach
+        if after:  # "negative Spurling and Hoffmann": over a list only
+            return after_reach is None or gap <= after_reach or _listed(target, modifier, between)
         if before_reach is not None and gap > before_reach:
             return False
         return category != "NEGATED_EXISTENCE" or _listed(target, modifier, between)
@@ -377,7 +391,7 @@ def _listed(target: Any, modifier: Any, between: Any) -> bool:
     """
     doc = target.doc
     covered = {i for span in doc.spans[GROUP] for i in range(span.start, span.end)}
-    words = [t for t in between if not t.is_space and t.i < modifier.start]
+    words = [t for t in between if not t.is_space and not modifier.start <= t.i < modifier.end]
     for token in words:
         if token.i not in covered and token.lower_ not in _LIST_WORDS:
             return False
@@ -385,7 +399,7 @@ def _listed(target: Any, modifier: Any, between: Any) -> bool:
     return "," not in lowered or bool(lowered & {"and", "or", "nor"})
 
 
-def _parsed(doc: Any) -> ParsedText:
+def _parsed(doc: Any, text: str) -> ParsedText:
     sentences = tuple((s.start_char, s.end_char) for s in doc.sents)
     sent_starts = [s[0] for s in sentences]
     sections = tuple(
@@ -404,7 +418,10 @@ def _parsed(doc: Any) -> ParsedText:
         modifiers = tuple(
             Modifier(
                 _OUR_CATEGORY.get(m.category.split("__")[0], m.category.lower()),
-                doc[m.modifier_span[0] : m.modifier_span[1]].text,
+                text[
+                    doc[m.modifier_span[0]].idx : doc[m.modifier_span[1] - 1].idx
+                    + len(doc[m.modifier_span[1] - 1])
+                ],
                 doc[m.modifier_span[0]].idx,
                 doc[m.modifier_span[1] - 1].idx + len(doc[m.modifier_span[1] - 1]),
             )
@@ -420,7 +437,7 @@ def _parsed(doc: Any) -> ParsedText:
                         present=bool(meta["present"]),
                         start=span.start_char,
                         end=span.end_char,
-                        text=span.text,
+                        text=text[span.start_char : span.end_char],
                         sentence=max(0, bisect.bisect_right(sent_starts, span.start_char) - 1),
                         section=section.category if section is not None else None,
                         modifiers=modifiers,
@@ -428,7 +445,7 @@ def _parsed(doc: Any) -> ParsedText:
                     )
                 )
     mentions.sort(key=lambda m: (m.start, m.end))
-    return ParsedText(doc.text, sentences, sections, tuple(mentions))
+    return ParsedText(text, sentences, sections, tuple(mentions))
 
 
 class _Targets:
@@ -497,7 +514,8 @@ def _register_components() -> None:
         continues_set = frozenset(continues_after)
 
         def set_sentences(doc: Any) -> Any:
-            starts = sentence_starts(doc.text, abbreviations_set, continues_set)
+            text = doc.user_data.get("spinecds_original", doc.text)
+            starts = sentence_starts(text, abbreviations_set, continues_set)
             index = 0
             for token in doc:
                 begins = token.i == 0

@@ -54,7 +54,11 @@ def _beaten(match: Match, other: Match, keeps_inside: Mapping[str, Sequence[str]
         return False  # no overlap
     longer = (other.end - other.start) > (match.end - match.start)
     contains = other.start <= match.start and match.end <= other.end
-    if contains and longer:
+    same_edge = other.start == match.start or other.end == match.end
+    if contains and longer and (same_edge or other.kind == "ignore"):
+        # "fractured screw" holds "fractured", "saddle numbness" holds "numbness"; a match
+        # in the middle of a longer one ("pain radiating to the shoulder blade and down the
+        # arm") sits in its gap and names something of its own.
         return match.term not in keeps_inside.get(other.term, ())
     if other.term == match.term and other.kind == match.kind:
         # the same term matched twice over the same words: keep the longer (first on ties)

@@ -53,6 +53,8 @@ GAP_STOP_WORDS = (
     "never",
     "gadolinium",  # "reaction to gadolinium contrast" is no iodinated-contrast allergy
     "gad",
+    "tingling",  # "neck pain with tingling down the arm" is no radicular pain
+    "numbness",
 )
 _GAP = re.compile(r"^\.\.\.(\d?)$")
 _WORD = re.compile(r"^[^\s|?*=#]+$")
@@ -114,6 +116,9 @@ def compile_phrase(phrase: str, split: Splitter) -> list[TokenPattern]:
                     "OP": f"{{0,{most}}}",
                 }
             )
+            continue
+        if word == "#":
+            pattern.append({"LIKE_NUM": True})
             continue
         if _punctuation(word):
             if word.endswith("?") and len(word) > 1:  # ",?" an optional comma

@@ -6,15 +6,16 @@ hard-wrapped: "denies fevers, chills\\nor night sweats" is one sentence, while "
 Chills: yes" is two. The rules (``kb/nlp/sentences.yaml``):
 
 * a blank line always ends a sentence;
-* a single line break ends one unless the line plainly goes on: it ends with a comma or a
-  word from ``continues_after``, or the next line starts in lower case after a line that
-  does not end a clause (``.:;!?``);
+* a single line break goes on when the line ends with a comma or a word from
+  ``continues_after``; it ends a sentence when the line ends a clause (``.:;!?``), when the
+  next line starts a list item or a section title, or when the line is short (a list line,
+  a title); otherwise the line is taken as wrapped and goes on;
 * ``.``, ``!`` and ``?`` end one when followed by a space and a capital, digit or bullet,
   except after an abbreviation (``Dr.``, ``pt.``, ``R.``), a list number at the start of a
   line (``1.``), or a question answered on the same line ("Fever? No").
 
 This is our own small splitter rather than PyRuSH: PyRuSH's rule engine (pure-Python
-FastCNER) took about 85% of the pipeline's time on our corpus; see bench/README.md.
+FastCNER) took about 85% of the pipeline's time; see bench/README.md.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-__all__ = ["sentence_starts"]
+__all__ = ["sentence_starts", "wrapped_line_breaks"]
+
+SHORT_LINE = 45  # characters: shorter lines are list items or titles, not wrapped prose
 
 _LINE_BREAKS = re.compile(r"[ \t]*\r?\n[\s]*")
 _END_MARK = re.compile(r"([.!?])[\"')\]]*(\s+)(?=[\"'(\[]?[A-Z0-9\-•*#])")
@@ -30,6 +33,7 @@ _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _LIST_NUMBER = re.compile(r"(?:^|\n)\s*\d{1,2}$")
 _ANSWER = re.compile(r"(?:yes|no|none|denies|denied|negative|positive|y|n)\b", re.IGNORECASE)
 _CLAUSE_END = ".:;!?"
+_LIST_START = re.compile(r"(?:[-*•]|\d{1,2}[.)]|[A-Za-z][A-Za-z /&()-]{0,30}:)(?:\s|$)")
 
 
 def sentence_starts(
@@ -64,20 +68,30 @@ def _first_visible(text: str, at: int) -> int:
     return at
 
 
+def wrapped_line_breaks(text: str, continues_after: Collection[str]) -> list[tuple[int, int]]:
+    """The line breaks inside a sentence (a wrapped line), as (start, end) offsets."""
+    continues = {c.lower() for c in continues_after}
+    return [
+        (m.start(), m.end())
+        for m in _LINE_BREAKS.finditer(text)
+        if m.end() < len(text)
+        and m.group().count("\n") == 1
+        and _line_goes_on(text, m.start(), m.end(), continues)
+    ]
+
+
 def _line_goes_on(text: str, line_end: int, next_start: int, continues: set[str]) -> bool:
-    before = text[:line_end].rstrip()
-    if not before:
+    line = text[text.rfind("\n", 0, line_end) + 1 : line_end].strip()
+    if not line:
         return False
-    last = before[-1]
-    if last == ",":
+    if _LIST_START.match(text, next_start):
+        return False
+    if line[-1] == ",":
         return True
-    if last in _CLAUSE_END:
-        return False
-    word = re.search(r"([A-Za-z&/\-]+)$", before)
+    word = re.search(r"([A-Za-z&/\-]+)$", line)
     if word and word.group(1).lower() in continues:
         return True
-    first = text[next_start]
-    return first.islower()
+    return line[-1] not in _CLAUSE_END and len(line) >= SHORT_LINE
 
 
 def _not_an_end(text: str, mark_at: int, after: int, abbreviations: set[str]) -> bool:

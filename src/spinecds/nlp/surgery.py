@@ -25,6 +25,8 @@ from spinecds.nlp.timing import TimeAgo, find_times
 __all__ = ["Surgeries", "SurgeryRecord", "read_surgeries"]
 
 _DONE = ("present", "historical")
+_LEVEL_REACH = 25  # characters between an operation and its levels ("C5-6 ACDF", "fusion C4-C7")
+_TIME_REACH = 40  # and its date ("ACDF in March 2020", "2 years after her C5-6 ACDF")
 _WEEKS = {"weeks_ago": 1.0, "months_ago": 52.0 / 12.0, "years_ago": 52.0}
 
 
@@ -93,8 +95,8 @@ def _sentence_surgeries(
     levels = [_shift(lv, start) for lv in find_levels(words)]
     times = [t for t in find_times(words, today) if not t.relative_to_now]
     times = [TimeAgo(t.start + start, t.end + start, t.unit, t.amount, t.words) for t in times]
-    owner_of_level = _nearest_owner(reads, [(lv.start, lv.end) for lv in levels])
-    owner_of_time = _nearest_owner(reads, [(t.start, t.end) for t in times])
+    owner_of_level = _nearest_owner(reads, [(lv.start, lv.end) for lv in levels], _LEVEL_REACH)
+    owner_of_time = _nearest_owner(reads, [(t.start, t.end) for t in times], _TIME_REACH)
     denied = False
     records: list[SurgeryRecord] = []
     for i, read in enumerate(reads):
@@ -109,6 +111,7 @@ def _sentence_surgeries(
             continue
         mine = [lv for lv, owner in zip(levels, owner_of_level, strict=True) if owner == i]
         when = [t for t, owner in zip(times, owner_of_time, strict=True) if owner == i]
+        when.sort(key=lambda t: max(read.mention.start - t.end, t.start - read.mention.end, 0))
         records.append(_record(read, mine, when, rules))
     return records, denied
 
@@ -117,12 +120,17 @@ def _shift(level: LevelMention, by: int) -> LevelMention:
     return LevelMention(level.start + by, level.end + by, level.segments, level.single)
 
 
-def _nearest_owner(reads: list[Read], spans: list[tuple[int, int]]) -> list[int]:
-    """For each span, the index of the nearest operation mention (by characters)."""
+def _nearest_owner(reads: list[Read], spans: list[tuple[int, int]], reach: int) -> list[int]:
+    """For each span, the nearest operation mention within ``reach`` characters (else -1).
+
+    "C3-C6 laminoplasty" and "ACDF (2019)" sit beside their operation; in "after
+    laminoplasty, possibly from stenosis at C6-7" the level belongs to something else.
+    """
     owners = []
     for start, end in spans:
         distances = [max(r.mention.start - end, start - r.mention.end, 0) for r in reads]
-        owners.append(min(range(len(reads)), key=lambda i: distances[i]))
+        best = min(range(len(reads)), key=lambda i: distances[i])
+        owners.append(best if distances[best] <= reach else -1)
     return owners
 
 
