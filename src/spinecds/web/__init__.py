@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from spinecds.web.note import router as note_router
 from spinecds.web.routes import router
 
 __all__ = ["STATIC_DIR", "install_web"]
@@ -25,4 +26,5 @@ def install_web(app: FastAPI) -> None:
     ``app.state.runner`` (a :class:`spinecds.service.runner.Runner`) must be set.
     """
     app.include_router(router)
+    app.include_router(note_router)  # start from a pasted note (issue 4)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
