@@ -242,6 +242,23 @@ def test_possible_hypothetical_and_someone_elses_mentions_fill_nothing(client: T
     assert all(a["tag"] == "span" and "href" not in a for a in tags)  # no link: nothing filled
 
 
+def test_a_radiology_report_fills_a_study_and_leaves_a_possible_finding_unknown(
+    client: TestClient,
+) -> None:
+    report = (
+        "EXAMINATION: CT cervical spine without contrast.\n"
+        "FINDINGS: Anterior plate and screws at C5-C6. Periscrew lucency around the C6 screws. "
+        "No acute fracture.\nIMPRESSION: Periscrew lucency; possible pseudarthrosis.\n"
+    )
+    page = read(client, report)
+    assert (page.value("imaging-0-study"), page.value("imaging-0-region")) == ("ct", "cervical")
+    assert page.value("imaging-0-finding-periscrew_lucency") == "present"
+    assert page.value("imaging-0-finding-fracture") == "absent"
+    assert page.value("imaging-0-finding-pseudarthrosis") == "unknown"
+    assert "imaging-0-note" in page.ids and "imaging-0-finding-fracture-note" in page.ids
+    assert "imaging-0-finding-pseudarthrosis-note" not in page.ids
+
+
 def test_marks_cover_exactly_the_evidence_spans(client: TestClient) -> None:
     page = read(client, CLINIC_NOTE)
     assert page.note_text == CLINIC_NOTE  # the whole note, in order, tags aside
@@ -302,6 +319,17 @@ def test_a_corrected_note_read_again_replaces_what_the_first_reading_filled(
     page = FormPage(again.text)
     assert page.value("finding-fever") == "absent"
     assert page.value("finding-neck_pain") == "absent"
+
+
+def test_adding_rows_keeps_the_note_and_what_it_filled(client: TestClient) -> None:
+    first = read(client, "Fever since Monday.")
+    data = first.post_data()
+    assert data["note_filled"] == ["finding-fever=present"]
+    response = client.post("/assess", data={**data, "action": "more"})
+    assert response.status_code == 200
+    page = FormPage(response.text)
+    assert page.values("note_filled") == ["finding-fever=present"]
+    assert page.value("note") == "Fever since Monday."
 
 
 def test_times_are_counted_to_today_for_an_older_note(client: TestClient) -> None:
