@@ -356,7 +356,7 @@ def test_the_filled_form_assesses_and_stores_a_report(client: TestClient) -> Non
     [
         ({"note": ""}, "note", "Paste the text"),
         ({"note": "   \n  "}, "note", "Paste the text"),
-        ({"note": "x" * (MAX_NOTE_CHARS + 1)}, "note", "the limit is 50,000"),
+        ({"note": "x" * (MAX_NOTE_CHARS + 1)}, "note", "limit is 50,000 characters"),
         ({"note": "Neck pain.", "note_date": "1 March"}, "note_date", "year-month-day"),
         ({"note": "Neck pain.", "note_date": "2026-03-02"}, "note_date", "after today"),
         ({"note": "Neck pain.", "note_date": "1066-10-14"}, "note_date", "after 1900"),
@@ -373,6 +373,13 @@ def test_bad_input_is_named_at_its_field(
     assert message in response.text
     assert page.ids[control].get("aria-invalid") == "true"
     assert page.value("age") == "61"  # what the form held is kept
+
+
+def test_a_note_too_large_to_parse_is_named_at_the_box(client: TestClient) -> None:
+    response = client.post("/note", data={"note": "y" * 2_000_000})  # over Starlette's 1 MB
+    assert response.status_code == 422
+    assert FormPage(response.text).ids["note-error"]["class"] == "field-error"
+    assert "limit is 50,000 characters" in response.text
 
 
 def test_a_note_without_its_field_is_an_error_not_a_crash(client: TestClient) -> None:

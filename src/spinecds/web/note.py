@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from spinecds.errors import CaseError, KnowledgeBaseError
 from spinecds.knowledge.loader import KnowledgeBase
@@ -43,6 +44,10 @@ OLDEST_NOTE = date(1900, 1, 1)
 NOTE_NAME = "the note"
 # Form names of the note box; the case form ignores them.
 NOTE, NOTE_DATE, NOTE_FILLED = "note", "note_date", "note_filled"
+_TOO_LONG = (
+    f"The limit is {MAX_NOTE_CHARS:,} characters: paste the part about this episode "
+    "(history, examination, imaging)."
+)
 
 
 def current_date() -> date:
@@ -58,7 +63,11 @@ templates.env.globals["note_today"] = lambda: current_date().isoformat()
 @router.post("/note", name="web_note")
 async def read_note(request: Request, runner: RunnerDep, today: TodayDep) -> Response:
     """Fill the case form from the pasted note; show the note with what was read in it."""
-    values = FormValues.from_pairs((await request.form()).multi_items())
+    try:
+        values = FormValues.from_pairs((await request.form()).multi_items())
+    except HTTPException as exc:  # Starlette refuses a field over 1 MB before we see it
+        message = f"The form could not be read ({exc.detail}). {_TOO_LONG}"
+        return _form_page(request, runner.kb, FormValues(), _errors(NOTE, message), None, 422)
     text = note_text(values)
     written_on, errors = _check(text, values.get(NOTE_DATE), today)
     if errors or written_on is None:
@@ -93,8 +102,7 @@ def _check(text: str, raw_date: str, today: date) -> tuple[date | None, FieldErr
     if len(text) > MAX_NOTE_CHARS:
         return None, _errors(
             NOTE,
-            f"The note is {len(text):,} characters long; the limit is {MAX_NOTE_CHARS:,}. "
-            "Paste the part about this episode (history, examination, imaging).",
+            f"The note is {len(text):,} characters long. {_TOO_LONG}",
         )
     if not raw_date:
         return today, FieldErrors()
