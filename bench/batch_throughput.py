@@ -95,6 +95,7 @@ class Figure:
     cases: int
     peak: int
     cpu_seconds: float
+    phases: dict[str, float]
 
     @property
     def rate(self) -> float:
@@ -113,7 +114,8 @@ def timed_run(label: str, cases: Path, out: Path, **options: object) -> Figure:
         start = time.perf_counter()
         result = run_batch(cases, out, **options)  # type: ignore[arg-type]
         seconds = time.perf_counter() - start
-    return Figure(label, seconds, result.rows + result.rejects, memory.peak, _cpu() - cpu)
+    cases_done = result.rows + result.rejects
+    return Figure(label, seconds, cases_done, memory.peak, _cpu() - cpu, result.seconds)
 
 
 def engine_alone(n: int, seed: int) -> float:
@@ -201,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{f.label:<18} {f.seconds:8.1f} {f.rate:9,.0f} {f.rate / workers:10,.0f} "
             f"{cpu:>7} {_gib(f.peak):>10}"
         )
+    for f in runs:
+        phases = ", ".join(f"{name} {value:.1f} s" for name, value in f.phases.items())
+        print(f"  {f.label}: {phases}")
     print()
     by = {f.label: f for f in runs}
     two = by["local, 2 workers"]

@@ -181,7 +181,7 @@ class FhirBulkSource:
                 if key is not None:
                     groups[key].append(resource)
         kb = default_kb()
-        as_of = self.job.as_of or date.today()
+        as_of = self.job.as_of or export_date(self.folder)
         for key in sorted(groups):
             yield from _patient_records(key, groups[key], as_of, kb, self.job)
 

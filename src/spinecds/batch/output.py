@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +33,7 @@ from spinecds.batch.records import COLUMNS, ChunkRows, Rejected
 __all__ = [
     "SCHEMA",
     "Layout",
+    "atomic_concatenate",
     "atomic_write_bytes",
     "atomic_write_text",
     "rows_to_table",
@@ -119,6 +121,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_concatenate(path: Path, parts: Iterable[Path]) -> None:
+    """``path`` becomes the parts one after another, streamed (any size, little memory)."""
+    tmp = _temporary(path)
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as handle:
+                    shutil.copyfileobj(handle, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def rows_to_table(rows: ChunkRows) -> Any:

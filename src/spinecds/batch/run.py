@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
 from spinecds.batch.engines import ChunkDone, EngineOptions, get_engine
-from spinecds.batch.output import Layout, atomic_write_text
+from spinecds.batch.output import Layout, atomic_concatenate, atomic_write_text
 from spinecds.batch.report import write_report
 from spinecds.batch.sources import ChunkSpec, Job, detect_format, open_source
 from spinecds.batch.summary import summarise
@@ -56,6 +57,7 @@ class BatchResult:
     orders: int
     rejects: int
     knowledge_version: str
+    seconds: dict[str, float]  # wall time of each phase: plan, chunks, summary, report
 
 
 def _fail(message: str, where: str, problem: str, fix: str) -> SpinecdsError:
@@ -89,6 +91,7 @@ def _identity(job: Job, fingerprint: list[list[Any]], knowledge: str) -> dict[st
         "input": job.input,
         "files": fingerprint,
         "chunk_size": job.chunk_size,
+        "as_of_given": job.as_of.isoformat() if job.as_of else None,
         "validate_fhir": job.validate_fhir,
         "procedures_complete": job.procedures_complete,
         "knowledge_version": knowledge,
@@ -137,9 +140,8 @@ def _with_as_of(job: Job, as_of: str | None) -> Job:
 
 def _merge_rejects(layout: Layout, count: int) -> None:
     staged = layout.meta / "stage" / "rejects.jsonl"  # lines a FHIR export could not place
-    parts = [staged.read_text(encoding="utf-8")] if staged.exists() else []
-    parts += [layout.chunk_rejects(i).read_text(encoding="utf-8") for i in range(count)]
-    atomic_write_text(layout.rejects, "".join(parts))
+    parts = [staged] if staged.exists() else []
+    atomic_concatenate(layout.rejects, [*parts, *(layout.chunk_rejects(i) for i in range(count))])
 
 
 def run_batch(
@@ -177,9 +179,19 @@ def run_batch(
         validate_fhir,
         procedures_complete,
     )
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[phase] = round(now - clock, 3)
+        clock = now
+
     source = open_source(job)
     knowledge = default_kb().version
     specs, job = _plan(job, layout, _identity(job, source.fingerprint(), knowledge))
+    lap("plan")
     layout.make_dirs()
     finished = layout.finished()
     pending = [s for s in specs if s.index not in finished]
@@ -190,10 +202,13 @@ def run_batch(
         sum(s.size for s in specs), sum(s.size for s in specs if s.index in finished), unit
     )
     get_engine(engine, EngineOptions(workers, master)).run(job, pending, progress.advance)
+    lap("chunks")
     _merge_rejects(layout, len(specs))
     summary = summarise(layout, len(specs))
     atomic_write_text(layout.summary, summary.to_csv())
+    lap("summary")
     write_report(layout, summary, input_path.name)
+    lap("report")
     return BatchResult(
         out=layout.root,
         chunks=len(specs),
@@ -203,4 +218,5 @@ def run_batch(
         orders=summary.orders,
         rejects=summary.rejects,
         knowledge_version=knowledge,
+        seconds=timings,
     )

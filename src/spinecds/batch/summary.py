@@ -25,6 +25,7 @@ RECONSIDER = ("not_appropriate", "consider_alternative")  # verdicts worth a sec
 USUALLY_NOT_APPROPRIATE = "Usually Not Appropriate"  # the ACR category, spelled as in the tables
 NOT_RATED = "(not rated for this variant)"
 NO_DATE = "(no date)"
+NO_VARIANT = "(no ACR variant)"
 
 Key = tuple[str, ...]
 
@@ -130,8 +131,8 @@ def _add_part(summary: Summary, table: Any) -> None:
     summary.patients += patients.num_rows
     for key, n in _groups(patients, ["pathway", "urgency"]):
         summary.pathway_urgency[key] += n
-    for key, n in _groups(patients, ["acr_variant"]):
-        summary.variants[key] += n
+    for (variant,), n in _groups(patients, ["acr_variant"]):
+        summary.variants[(variant or NO_VARIANT,)] += n
     for (day, urgency), n in _groups(patients, ["record_date", "urgency"]):
         summary.patients_by_month[_month(day), urgency] += n
     due = pc.greater(pc.list_value_length(patients["next_imaging"]), 0)
