@@ -1,5 +1,7 @@
 """The clinician web page: a case form, the report, its decision-path diagram and a handout.
 
+The form can start from a pasted clinic note or radiology report (:mod:`spinecds.web.note`).
+
 Server-rendered Jinja2 templates (autoescaped) over the same runner as the REST API, so
 every assessment made on the page is audited like any other. The page works without
 JavaScript, with a keyboard and on a phone.
