@@ -100,6 +100,9 @@ def _studies(reading: TextReading, rules: NlpRules, today: date) -> list[_Study]
         if read.role in _NOT_THIS_STUDY:
             evidence.note = f"named as the {_NOT_THIS_STUDY[read.role]}: not entered as done"
             continue
+        if reading.is_report and read.role == "technique":
+            evidence.note = "the technique of the report's study"
+            continue  # "lumbar puncture with contrast, followed by CT" describes the myelogram
         study = read.mention.term
         if study == "radiography" and read.mention.sentence in flex:
             continue  # "AP, lateral, flexion and extension views": one dynamic series

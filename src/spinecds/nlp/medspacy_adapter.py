@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -143,9 +144,7 @@ def reader(splitter: Splitter = "rules") -> Reader:
 
 def build_pipeline(rules: NlpRules, splitter: Splitter = "rules") -> Any:
     """A spaCy ``Language`` holding our pipeline (see the module docstring)."""
-    quiet_pyrush()
-    import medspacy  # type: ignore[import-untyped]
-
+    medspacy = _import_medspacy()
     _register_components()
     nlp = medspacy.load(medspacy_enable=["medspacy_tokenizer"])
     if splitter == "pyrush":
@@ -158,7 +157,10 @@ def build_pipeline(rules: NlpRules, splitter: Splitter = "rules") -> Any:
                 "continues_after": list(rules.sentences.continues_after),
             },
         )
-    targets = nlp.add_pipe("spinecds_targets", config={"keeps_inside": _keeps_inside(rules)})
+    targets = nlp.add_pipe(
+        "spinecds_targets",
+        config={"keeps_inside": _keeps_inside(rules), "swallows": _swallows(rules)},
+    )
     targets.add(target_rules(rules, _splitter(nlp)))
     sectionizer = nlp.add_pipe(
         "medspacy_sectionizer",
@@ -177,6 +179,22 @@ def build_pipeline(rules: NlpRules, splitter: Splitter = "rules") -> Any:
     )
     context.add(context_rules(rules, _splitter(nlp)))
     return nlp
+
+
+def _import_medspacy() -> Any:
+    """Import medspaCy (and spaCy) without their side effects on warnings.
+
+    spaCy 3.7 imports a deprecated Click name (a DeprecationWarning, an error under our
+    pytest settings), and medspaCy's matcher module calls ``warnings.filterwarnings
+    ("ignore")`` for the whole process at import. Importing inside ``catch_warnings`` keeps
+    both inside this function.
+    """
+    quiet_pyrush()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        import medspacy  # type: ignore[import-untyped]
+        import medspacy.common.medspacy_matcher  # type: ignore[import-untyped]
+    return medspacy
 
 
 def target_rules(rules: NlpRules, split: Callable[[str], list[str]]) -> list[Any]:
@@ -311,6 +329,15 @@ def _regex_rules(rules: NlpRules) -> Iterator[tuple[str, str, str]]:
         yield "lab", term, lab_value_regex(lab)
 
 
+def _swallows(rules: NlpRules) -> list[str]:
+    return [
+        term
+        for target in rules.targets.values()
+        for term, term_rules in target.terms.items()
+        if term_rules.swallows_inside
+    ]
+
+
 def _keeps_inside(rules: NlpRules) -> dict[str, list[str]]:
     return {
         term: list(term_rules.keeps_inside)
@@ -330,9 +357,7 @@ def _splitter(nlp: Any) -> Callable[[str], list[str]]:
 def _pyrush_rules() -> str:
     from pathlib import Path
 
-    import medspacy
-
-    root = Path(medspacy.__file__).resolve().parents[1]
+    root = Path(_import_medspacy().__file__).resolve().parents[1]
     return str(root / "resources" / "en" / "rush_rules.tsv")
 
 
@@ -458,14 +483,18 @@ class _Targets:
     ``doc.user_data``. Matching itself is medspaCy's MedspacyMatcher over TargetRules.
     """
 
-    def __init__(self, nlp: Any, name: str, keeps_inside: Mapping[str, Sequence[str]]) -> None:
-        from medspacy.common.medspacy_matcher import (  # type: ignore[import-untyped]
-            MedspacyMatcher,
-        )
-
+    def __init__(
+        self,
+        nlp: Any,
+        name: str,
+        keeps_inside: Mapping[str, Sequence[str]],
+        swallows: Sequence[str] = (),
+    ) -> None:
+        matcher_class = _import_medspacy().common.medspacy_matcher.MedspacyMatcher
         self._nlp = nlp
-        self._matcher = MedspacyMatcher(nlp, name=name, phrase_matcher_attr="LOWER", prune=False)
+        self._matcher = matcher_class(nlp, name=name, phrase_matcher_attr="LOWER", prune=False)
         self._keeps_inside = keeps_inside
+        self._swallows = frozenset(swallows)
 
     def add(self, rules: list[Any]) -> None:
         self._matcher.add(rules)
@@ -480,7 +509,7 @@ class _Targets:
         ]
         matches = [Match(start, end, meta["kind"], meta["term"]) for meta, start, end in found]
         by_span: dict[tuple[int, int], list[dict[str, Any]]] = {}
-        for i in prune(matches, self._keeps_inside):
+        for i in prune(matches, self._keeps_inside, self._swallows):
             meta, start, end = found[i]
             by_span.setdefault((start, end), []).append(meta)
         doc.spans[GROUP] = [
@@ -527,8 +556,10 @@ def _register_components() -> None:
 
         return set_sentences
 
-    @Language.factory("spinecds_targets", default_config={"keeps_inside": {}})
-    def make_targets(nlp: Any, name: str, keeps_inside: dict[str, list[str]]) -> _Targets:
-        return _Targets(nlp, name, keeps_inside)
+    @Language.factory("spinecds_targets", default_config={"keeps_inside": {}, "swallows": []})
+    def make_targets(
+        nlp: Any, name: str, keeps_inside: dict[str, list[str]], swallows: list[str]
+    ) -> _Targets:
+        return _Targets(nlp, name, keeps_inside, swallows)
 
     _registered = True

@@ -11,7 +11,7 @@ pain" still names the cervical region.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = ["OWN_LAYER", "Match", "prune"]
@@ -27,8 +27,16 @@ class Match:
     term: str
 
 
-def prune(matches: Sequence[Match], keeps_inside: Mapping[str, Sequence[str]]) -> list[int]:
-    """Indices of the matches that stand, in text order (ignored phrases never stand)."""
+def prune(
+    matches: Sequence[Match],
+    keeps_inside: Mapping[str, Sequence[str]],
+    swallows: Collection[str] = (),
+) -> list[int]:
+    """Indices of the matches that stand, in text order (ignored phrases never stand).
+
+    ``swallows`` names terms whose span holds nothing else ("adjacent segment degeneration
+    was present before the fusion" is one pre-existing degeneration, not also today's).
+    """
     order = sorted(range(len(matches)), key=lambda i: (matches[i].start, -matches[i].end))
     kept: list[int] = []
     seen: set[tuple[int, int, str, str]] = set()
@@ -38,7 +46,7 @@ def prune(matches: Sequence[Match], keeps_inside: Mapping[str, Sequence[str]]) -
         if key in seen:
             continue
         seen.add(key)
-        if not any(_beaten(match, matches[j], keeps_inside) for j in order if j != i):
+        if not any(_beaten(match, matches[j], keeps_inside, swallows) for j in order if j != i):
             kept.append(i)
     return [i for i in kept if matches[i].kind != "ignore"]
 
@@ -47,7 +55,12 @@ def _layer(match: Match) -> str:
     return match.kind if match.kind in OWN_LAYER else "terms"
 
 
-def _beaten(match: Match, other: Match, keeps_inside: Mapping[str, Sequence[str]]) -> bool:
+def _beaten(
+    match: Match,
+    other: Match,
+    keeps_inside: Mapping[str, Sequence[str]],
+    swallows: Collection[str] = (),
+) -> bool:
     if _layer(match) != _layer(other):
         return False
     if other.start >= match.end or match.start >= other.end:
@@ -55,7 +68,7 @@ def _beaten(match: Match, other: Match, keeps_inside: Mapping[str, Sequence[str]
     longer = (other.end - other.start) > (match.end - match.start)
     contains = other.start <= match.start and match.end <= other.end
     same_edge = other.start == match.start or other.end == match.end
-    if contains and longer and (same_edge or other.kind == "ignore"):
+    if contains and longer and (same_edge or other.kind == "ignore" or other.term in swallows):
         # "fractured screw" holds "fractured", "saddle numbness" holds "numbness"; a match
         # in the middle of a longer one ("pain radiating to the shoulder blade and down the
         # arm") sits in its gap and names something of its own.

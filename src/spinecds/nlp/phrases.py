@@ -36,6 +36,7 @@ GAP_STOP_WORDS = (
     ".",
     ";",
     ":",
+    ",",  # a comma separates list items: "bladder problems, gait change" is two findings
     "!",
     "?",
     "\n",
@@ -56,7 +57,7 @@ GAP_STOP_WORDS = (
     "tingling",  # "neck pain with tingling down the arm" is no radicular pain
     "numbness",
 )
-_GAP = re.compile(r"^\.\.\.(\d?)$")
+_GAP = re.compile(r"^\.\.\.(\d{0,2})$")
 _WORD = re.compile(r"^[^\s|?*=#]+$")
 
 
@@ -65,12 +66,14 @@ class PhraseError(ValueError):
 
 
 def inflections(word: str) -> list[str]:
-    """The word and its plural forms: ``screw`` -> screws, screwes; ``injury`` -> injuries."""
+    """The word, its plurals and, for a plural, its singular: ``screw`` -> screws, screwes."""
     forms = [word]
     if word.isalpha() and len(word) > 2:
         forms += [word + "s", word + "es"]
         if word.endswith("y"):
             forms.append(word[:-1] + "ies")
+        if word.endswith("s") and len(word) > 4 and not word.endswith("ss"):
+            forms.append(word[:-1])  # "changes" also matches "change"
     return forms
 
 

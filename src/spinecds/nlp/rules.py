@@ -83,6 +83,7 @@ class TermRules(_Strict):
     in_report_body: bool = True  # False: the words mean something else in a report's findings
     section_phrases: dict[str, list[str]] = Field(default_factory=dict)  # only in that section
     keeps_inside: list[str] = Field(default_factory=list)  # terms kept inside this one's span
+    swallows_inside: bool = False  # every other term inside its span is part of it
     value: Literal["mrc_grade"] | None = None  # the words carry a number, not true/false
     note: str | None = None
 

@@ -10,6 +10,7 @@ is not a past one; "no prior spine surgery" is recorded as none.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +28,10 @@ __all__ = ["Surgeries", "SurgeryRecord", "read_surgeries"]
 _DONE = ("present", "historical")
 _LEVEL_REACH = 25  # characters between an operation and its levels ("C5-6 ACDF", "fusion C4-C7")
 _TIME_REACH = 40  # and its date ("ACDF in March 2020", "2 years after her C5-6 ACDF")
+_ELSEWHERE = re.compile(
+    r"[,;]|\.\s|\b(?:above|below|adjacent|cephalad|caudal|superior|inferior|next)\b",
+    re.IGNORECASE,
+)
 _WEEKS = {"weeks_ago": 1.0, "months_ago": 52.0 / 12.0, "years_ago": 52.0}
 
 
@@ -95,8 +100,10 @@ def _sentence_surgeries(
     levels = [_shift(lv, start) for lv in find_levels(words)]
     times = [t for t in find_times(words, today) if not t.relative_to_now]
     times = [TimeAgo(t.start + start, t.end + start, t.unit, t.amount, t.words) for t in times]
-    owner_of_level = _nearest_owner(reads, [(lv.start, lv.end) for lv in levels], _LEVEL_REACH)
-    owner_of_time = _nearest_owner(reads, [(t.start, t.end) for t in times], _TIME_REACH)
+    text = reading.parsed.text
+    level_spans = [(lv.start, lv.end) for lv in levels]
+    owner_of_level = _nearest_owner(reads, level_spans, _LEVEL_REACH, text)
+    owner_of_time = _nearest_owner(reads, [(t.start, t.end) for t in times], _TIME_REACH, text)
     denied = False
     records: list[SurgeryRecord] = []
     for i, read in enumerate(reads):
@@ -120,17 +127,26 @@ def _shift(level: LevelMention, by: int) -> LevelMention:
     return LevelMention(level.start + by, level.end + by, level.segments, level.single)
 
 
-def _nearest_owner(reads: list[Read], spans: list[tuple[int, int]], reach: int) -> list[int]:
-    """For each span, the nearest operation mention within ``reach`` characters (else -1).
+def _nearest_owner(
+    reads: list[Read], spans: list[tuple[int, int]], reach: int, text: str
+) -> list[int]:
+    """For each span, the nearest operation mention it belongs to (else -1).
 
-    "C3-C6 laminoplasty" and "ACDF (2019)" sit beside their operation; in "after
-    laminoplasty, possibly from stenosis at C6-7" the level belongs to something else.
+    "C3-C6 laminoplasty" and "ACDF (2019)" sit beside their operation. A level or date
+    further than ``reach`` characters, past a comma, or related to the operation by
+    "above", "below" or "adjacent to" belongs to something else ("stenosis at C6-7 below the
+    laminoplasty", "at L3-4, above the fusion").
     """
     owners = []
     for start, end in spans:
-        distances = [max(r.mention.start - end, start - r.mention.end, 0) for r in reads]
-        best = min(range(len(reads)), key=lambda i: distances[i])
-        owners.append(best if distances[best] <= reach else -1)
+        best, best_distance = -1, reach + 1
+        for i, read in enumerate(reads):
+            m = read.mention
+            between = text[end : m.start] if end <= m.start else text[m.end : start]
+            distance = len(between)
+            if distance < best_distance and not _ELSEWHERE.search(between):
+                best, best_distance = i, distance
+        owners.append(best)
     return owners
 
 
