@@ -73,20 +73,40 @@ def read_case_file(path: Path) -> Any:
 
 @app.command("assess")
 def assess_command(
-    case_file: Annotated[Path, typer.Argument(help="Case file (YAML or JSON).")],
+    case_file: Annotated[Path | None, typer.Argument(help="Case file (YAML or JSON).")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     audience: Annotated[Audience, typer.Option(help="Who reads the report.")] = Audience.clinician,
+    text: Annotated[
+        list[Path] | None,
+        typer.Option("--text", help="A note or report to read (repeatable); the case wins."),
+    ] = None,
+    today: Annotated[str | None, typer.Option(help="Date of reading texts, YYYY-MM-DD.")] = None,
 ) -> None:
-    """Assess one case and print the report."""
+    """Assess one case (a case file, free texts, or both) and print the report."""
     from spinecds.render import render
 
     kb = default_kb()
-    case = parse_case(read_case_file(case_file), kb.vocabulary, kb.procedures)
+    if case_file is None and not text:
+        raise CaseError(
+            "Nothing to assess.",
+            [FieldProblem("CASE", "no case file and no --text.", "give a case file or --text")],
+        )
+    data = read_case_file(case_file) if case_file is not None else None
+    texts = None
+    if text:  # issue 4: free text merged into the case (spinecds.cli_extract)
+        from spinecds.cli_extract import with_texts
+
+        texts = with_texts(data, text, today)
+        data = texts.data
+    case = parse_case(data, kb.vocabulary, kb.procedures)
     assessment = assess(case, kb)
     if fmt is Format.json and audience is Audience.clinician:
-        typer.echo(json.dumps(assessment.to_json_dict(), indent=2, ensure_ascii=False))
+        out = assessment.to_json_dict() | ({"from_text": texts.json_dict()} if texts else {})
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
-    typer.echo(render(assessment, kb, fmt.value, audience.value))
+    report = render(assessment, kb, fmt.value, audience.value)
+    show_sources = texts is not None and audience is Audience.clinician and fmt is not Format.json
+    typer.echo(report + ("\n\n" + texts.report(fmt.value) if texts and show_sources else ""))
 
 
 @app.command("vocab")
@@ -160,6 +180,9 @@ from spinecds.cli_batch import batch_command, synth_command  # noqa: E402 - issu
 
 app.command("batch")(batch_command)
 app.command("synth")(synth_command)
+from spinecds.cli_extract import extract_command  # noqa: E402 - issue 4 block
+
+app.command("extract")(extract_command)
 # --- end of sub-command registrations ---
 
 
