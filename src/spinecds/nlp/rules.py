@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spinecds.errors import FieldProblem, KnowledgeBaseError
 from spinecds.knowledge.vocabulary import Vocabulary
+
+if TYPE_CHECKING:
+    from spinecds.knowledge.loader import KnowledgeBase
 from spinecds.nlp.phrases import PhraseError, check_phrase
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "SentenceFile",
     "TargetFile",
     "TermRules",
+    "check_kb_rules",
     "check_rules",
     "default_rules",
     "load_rules",
@@ -214,6 +218,11 @@ def load_rules(root: Path, vocab: Vocabulary) -> NlpRules:
     if problems or rules is None:
         raise KnowledgeBaseError("The text-reading rules (kb/nlp) are invalid.", problems)
     return rules
+
+
+def check_kb_rules(kb: KnowledgeBase) -> list[FieldProblem]:
+    """For ``spinecds kb check``: every problem of the text rules beside ``kb`` (kb/nlp)."""
+    return _read(kb.root / "nlp", kb.vocabulary)[1]
 
 
 def check_rules(root: Path, vocab: Vocabulary) -> tuple[NlpRules | None, list[FieldProblem]]:

@@ -76,7 +76,7 @@ _MONTH_YEAR = re.compile(
     re.IGNORECASE,
 )
 _SLASH_MONTH = re.compile(r"(?<![\d/])(\d{1,2})/((?:19|20)\d{2})\b")
-_YEAR = re.compile(r"(?<![\d/\-.])((?:19|20)\d{2})(?![\d/\-.]|\s*(?:mg|ml|units?)\b)")
+_YEAR = re.compile(r"(?<![\d/\-.])((?:19|20)\d{2})(?![\d/\-]|\.\d|\s*(?:mg|ml|units?)\b)")
 
 
 @dataclass(frozen=True, slots=True)
