@@ -105,6 +105,9 @@ def check_kb(kb: KnowledgeBase) -> CheckReport:
     from spinecds.fhir.mapcheck import check_code_map  # kb/fhir: the FHIR code map
 
     report.problems.extend(check_code_map(kb))
+    from spinecds.nlp.rules import check_kb_rules  # kb/nlp: the text-reading rules
+
+    report.problems.extend(check_kb_rules(kb))
     rules = kb.all_rules()
     report.summary = [
         f"references: {len(kb.references)}; "
