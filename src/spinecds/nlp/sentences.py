@@ -7,9 +7,10 @@ Chills: yes" is two. The rules (``kb/nlp/sentences.yaml``):
 
 * a blank line always ends a sentence;
 * a single line break goes on when the line ends with a comma or a word from
-  ``continues_after``; it ends a sentence when the line ends a clause (``.:;!?``), when the
-  next line starts a list item or a section title, or when the line is short (a list line,
-  a title); otherwise the line is taken as wrapped and goes on;
+  ``continues_after``; it ends a sentence when the line ends a clause (``.:;!?``) or the
+  next line starts a list item or a section title; otherwise it goes on when the next line
+  starts in lower case or the line is long (wrapped prose), and ends one after a short line
+  (a list line, a title);
 * ``.``, ``!`` and ``?`` end one when followed by a space and a capital, digit or bullet,
   except after an abbreviation (``Dr.``, ``pt.``, ``R.``), a list number at the start of a
   line (``1.``), or a question answered on the same line ("Fever? No").
@@ -91,7 +92,10 @@ def _line_goes_on(text: str, line_end: int, next_start: int, continues: set[str]
     word = re.search(r"([A-Za-z&/\-]+)$", line)
     if word and word.group(1).lower() in continues:
         return True
-    return line[-1] not in _CLAUSE_END and len(line) >= SHORT_LINE
+    if line[-1] in _CLAUSE_END:
+        return False
+    # "denies fevers, chills\nor night sweats": a line going on in lower case is wrapped
+    return text[next_start].islower() or len(line) >= SHORT_LINE
 
 
 def _not_an_end(text: str, mark_at: int, after: int, abbreviations: set[str]) -> bool:
