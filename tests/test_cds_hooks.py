@@ -337,3 +337,15 @@ def test_an_r5_shaped_order_gets_an_explaining_card_and_no_rating(client: TestCl
     (card,) = body["cards"]
     assert card["indicator"] == "info" and "not rated" in card["summary"]
     assert body["systemActions"] == []
+
+
+def test_optional_data_that_cannot_be_fetched_does_not_stop_the_card(
+    client: TestClient, fhir_server: str
+) -> None:
+    request = hook_request("patient-view", {"patientId": "p-acdf-001"})
+    for optional in ("observations", "reports", "devices", "allergies"):
+        del request["prefetch"][optional]
+    request["fhirServer"] = f"{fhir_server}/fail/500"
+    answer = client.post(PATIENT_VIEW, json=request)
+    assert answer.status_code == 200
+    assert len(answer.json()["cards"]) == 1

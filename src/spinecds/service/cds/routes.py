@@ -7,6 +7,7 @@ shared runner (audited), and answer with cards and ``systemActions``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, date
 from typing import Any
@@ -136,26 +137,42 @@ async def _authenticate(request: Request, endpoint: str) -> str | None:
 
 
 async def _prefetch(body: HookRequest, svc: ServiceDef, settings: Settings) -> list[Any]:
-    """The prefetched resources, with missing keys fetched from the EHR's FHIR server."""
+    """The prefetched resources, with missing keys fetched from the EHR's FHIR server.
+
+    Each missing key is fetched on its own, all at once within one time budget, so a
+    failing optional key (devices, say) never costs a required one; a required key that
+    cannot be had is a 412.
+    """
     given = {k: v for k, v in (body.prefetch or {}).items() if k in svc.prefetch and v}
     missing = [key for key in svc.prefetch if key not in given]
-    if missing and body.fhirServer:
-        token = body.fhirAuthorization.access_token if body.fhirAuthorization else None
-        try:
-            given |= await fetch_missing_prefetch(
-                body.fhirServer, token, body.context, missing, settings.fhir_timeout_s
+    if missing and not body.fhirServer:
+        lacking = [key for key in svc.required if key in missing]
+        if lacking:
+            raise ServiceError(
+                412,
+                "Required prefetch data is missing and no fhirServer was given to fetch it: "
+                + ", ".join(lacking),
             )
-        except PrefetchError as exc:
-            if exc.key in svc.required:
-                raise ServiceError(412, f"Required data could not be fetched: {exc}.") from None
-            log.info("optional prefetch %s not fetched: %s", exc.key, exc)
-    lacking = [key for key in svc.required if key not in given]
-    if lacking:
-        raise ServiceError(
-            412,
-            "Required prefetch data is missing and no FHIR server was given to fetch it: "
-            + ", ".join(lacking),
+    elif missing and body.fhirServer:
+        token = body.fhirAuthorization.access_token if body.fhirAuthorization else None
+        fetched = await asyncio.gather(
+            *(
+                fetch_missing_prefetch(
+                    body.fhirServer, token, body.context, [key], settings.fhir_timeout_s
+                )
+                for key in missing
+            ),
+            return_exceptions=True,
         )
+        for key, result in zip(missing, fetched, strict=True):
+            if isinstance(result, PrefetchError):
+                if key in svc.required:
+                    raise ServiceError(412, f"Required data could not be fetched: {result}.")
+                log.info("optional prefetch %s not fetched: %s", key, result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                given |= result
     return list(given.values())
 
 
