@@ -40,7 +40,7 @@ def test_a_word_matches_its_plural_and_a_plural_its_singular() -> None:
 
 def test_phrase_language_compiles_to_token_patterns() -> None:
     pattern = compile_phrase("pain radiat* ...2 to the? shoulder blade", _split)
-    assert pattern[0] == {"LOWER": {"IN": ["pain", "paines", "pains"]}}
+    assert pattern[0] == {"LOWER": {"IN": ["pain", "pains"]}}
     assert pattern[1] == {"LOWER": {"REGEX": "^(?:radiat)"}}
     assert pattern[2]["OP"] == "{0,2}" and "no" in pattern[2]["LOWER"]["NOT_IN"]
     assert pattern[4]["OP"] == "?"

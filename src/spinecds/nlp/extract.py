@@ -18,7 +18,7 @@ from spinecds.knowledge.loader import default_kb
 from spinecds.knowledge.vocabulary import Vocabulary
 from spinecds.nlp.demographics import find_age_sex
 from spinecds.nlp.imaging import read_imaging
-from spinecds.nlp.medspacy_adapter import reader
+from spinecds.nlp.medspacy_adapter import Splitter, reader
 from spinecds.nlp.model import Evidence, Extraction, SourceText, Unresolved
 from spinecds.nlp.reading import Read, TextReading, read_text
 from spinecds.nlp.rules import NlpRules, default_rules
@@ -31,16 +31,24 @@ MAX_TEXT_CHARS = 100_000
 
 
 def extract(
-    texts: Sequence[str], *, names: Sequence[str] | None = None, today: date | None = None
+    texts: Sequence[str],
+    *,
+    names: Sequence[str] | None = None,
+    today: date | None = None,
+    splitter: Splitter = "rules",
 ) -> Extraction:
-    """Read ``texts`` (clinic notes, messages, reports) as of ``today`` (default: today)."""
+    """Read ``texts`` (clinic notes, messages, reports) as of ``today`` (default: today).
+
+    ``splitter="pyrush"`` splits sentences with medspaCy's PyRuSH instead of our rules
+    (slower; for comparison in bench/extract_throughput.py).
+    """
     _check(texts, names)
     today = today or date.today()
     rules, kb = default_rules(), default_kb()
     sources = [
         SourceText(i, names[i] if names else f"text {i + 1}", text) for i, text in enumerate(texts)
     ]
-    parsed = reader().read_many([s.text for s in sources])
+    parsed = reader(splitter).read_many([s.text for s in sources])
     readings = [read_text(s, p, rules) for s, p in zip(sources, parsed, strict=True)]
     case: dict[str, Any] = {}
     evidence: list[Evidence] = []

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from spinecds.nlp.numbers import lab_value_regex
 from spinecds.nlp.overlaps import Match, prune
-from spinecds.nlp.phrases import compile_phrase
+from spinecds.nlp.phrases import compile_phrase, literal_forms
 from spinecds.nlp.quiet import quiet_pyrush
 from spinecds.nlp.rules import NlpRules, default_rules
 from spinecds.nlp.sentences import sentence_starts, wrapped_line_breaks
@@ -203,13 +203,13 @@ def target_rules(rules: NlpRules, split: Callable[[str], list[str]]) -> list[Any
 
     out: list[Any] = []
     for kind, term, phrase, meta in _phrase_rules(rules):
+        metadata: dict[str, Any] = {"kind": kind, "term": term, **meta}
+        forms = literal_forms(phrase, split)
+        if forms is not None:  # matched by spelling (see _Targets)
+            metadata["forms"] = forms
+        pattern = None if forms is not None else compile_phrase(phrase, split)
         out.append(
-            TargetRule(
-                literal=phrase,
-                category=kind.upper(),
-                pattern=compile_phrase(phrase, split),
-                metadata={"kind": kind, "term": term, **meta},
-            )
+            TargetRule(literal=phrase, category=kind.upper(), pattern=pattern, metadata=metadata)
         )
     for kind, term, regex in _regex_rules(rules):
         out.append(
@@ -263,12 +263,12 @@ def context_rules(rules: NlpRules, split: Callable[[str], list[str]]) -> list[An
             allowed = {kind.upper() for kind in rule.applies_to}
             if "FINDING" in allowed:
                 allowed.add("LAB")  # a lab value is a finding too
-        for phrase in rule.phrases:
+        for literal, pattern in (m for phrase in rule.phrases for m in _matchable(phrase, split)):
             out.append(
                 ConTextRule(
-                    literal=phrase,
+                    literal=literal,
                     category=category if direction in ("TERMINATE", "PSEUDO") else names[i],
-                    pattern=compile_phrase(phrase, split),
+                    pattern=pattern,
                     direction=direction,
                     max_scope=rule.max_scope,
                     allowed_types=allowed,
@@ -282,6 +282,15 @@ def context_rules(rules: NlpRules, split: Callable[[str], list[str]]) -> list[An
                 )
             )
     return out
+
+
+def _matchable(phrase: str, split: Callable[[str], list[str]]) -> list[tuple[str, Any]]:
+    """(literal, pattern) pairs for medspaCy rules: literal spellings (pattern None) go to
+    its PhraseMatcher; phrases with gaps, prefixes or exact case keep a Matcher pattern."""
+    forms = literal_forms(phrase, split)
+    if forms is None:
+        return [(phrase, compile_phrase(phrase, split))]
+    return [(form, None) for form in forms]
 
 
 def _phrase_rules(rules: NlpRules) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
@@ -490,14 +499,30 @@ class _Targets:
         keeps_inside: Mapping[str, Sequence[str]],
         swallows: Sequence[str] = (),
     ) -> None:
+        from spacy.matcher import PhraseMatcher
+
         matcher_class = _import_medspacy().common.medspacy_matcher.MedspacyMatcher
         self._nlp = nlp
         self._matcher = matcher_class(nlp, name=name, phrase_matcher_attr="LOWER", prune=False)
+        self._spellings = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self._spelled: dict[str, Any] = {}
         self._keeps_inside = keeps_inside
         self._swallows = frozenset(swallows)
 
     def add(self, rules: list[Any]) -> None:
-        self._matcher.add(rules)
+        """Rules with spellings go to one PhraseMatcher key each (all spellings at once,
+        tokenized in a batch: medspaCy would add one key per spelling, slowly); the rest to
+        medspaCy's MedspacyMatcher."""
+        patterned = []
+        for rule in rules:
+            forms = rule.metadata.get("forms")
+            if forms is None:
+                patterned.append(rule)
+                continue
+            key = f"SPELLED_{len(self._spelled)}"
+            self._spelled[key] = rule
+            self._spellings.add(key, list(self._nlp.tokenizer.pipe(forms)))
+        self._matcher.add(patterned)
 
     def __call__(self, doc: Any) -> Any:
         from spacy.tokens import Span
@@ -506,6 +531,10 @@ class _Targets:
         found = [
             (self._matcher.rule_map[strings[rule_id]].metadata, start, end)
             for rule_id, start, end in self._matcher(doc)
+        ]
+        found += [
+            (self._spelled[strings[key]].metadata, start, end)
+            for key, start, end in self._spellings(doc)
         ]
         matches = [Match(start, end, meta["kind"], meta["term"]) for meta, start, end in found]
         by_span: dict[tuple[int, int], list[dict[str, Any]]] = {}

@@ -26,7 +26,14 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["GAP_STOP_WORDS", "PhraseError", "check_phrase", "compile_phrase", "inflections"]
+__all__ = [
+    "GAP_STOP_WORDS",
+    "PhraseError",
+    "check_phrase",
+    "compile_phrase",
+    "inflections",
+    "literal_forms",
+]
 
 TokenPattern = dict[str, Any]
 Splitter = Callable[[str], Sequence[str]]
@@ -66,14 +73,20 @@ class PhraseError(ValueError):
 
 
 def inflections(word: str) -> list[str]:
-    """The word, its plurals and, for a plural, its singular: ``screw`` -> screws, screwes."""
+    """The word and its plural, or for a plural its singular: ``screw`` -> screws."""
     forms = [word]
-    if word.isalpha() and len(word) > 2:
-        forms += [word + "s", word + "es"]
-        if word.endswith("y"):
-            forms.append(word[:-1] + "ies")
-        if word.endswith("s") and len(word) > 4 and not word.endswith("ss"):
-            forms.append(word[:-1])  # "changes" also matches "change"
+    if not word.isalpha() or len(word) <= 2:
+        return forms
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 4:
+        forms.append(word[:-1])  # a plural: "changes" also matches "change"
+        if word.endswith("ies"):
+            forms.append(word[:-3] + "y")
+    elif word.endswith(("s", "x", "z", "ch", "sh")):
+        forms.append(word + "es")
+    elif word.endswith("y") and word[-2] not in "aeiou":
+        forms.append(word[:-1] + "ies")
+    else:
+        forms.append(word + "s")
     return forms
 
 
@@ -138,6 +151,38 @@ def compile_phrase(phrase: str, split: Splitter) -> list[TokenPattern]:
             tokens[0]["OP"] = "?"
         pattern.extend(tokens)
     return pattern
+
+
+def literal_forms(phrase: str, split: Splitter, most: int = 300) -> list[str] | None:
+    """Every spelling of a phrase made of plain words, choices and optional words, or None.
+
+    spaCy's PhraseMatcher finds literal phrases by hashing, far faster than its Matcher
+    checks token predicates, so phrases without gaps, prefixes, numbers or exact case are
+    expanded (``neck|cervical pain`` -> neck pain, necks pain, cervical pain, ...) and given
+    to it. ``None`` when the phrase needs the Matcher or would expand past ``most`` forms.
+    """
+    check_phrase(phrase)
+    forms: list[list[str]] = [[]]
+    for word in phrase.split():
+        if _GAP.match(word) or word == "#" or word.startswith("=") or "*" in word:
+            return None
+        if _punctuation(word):
+            if word.endswith("?") and len(word) > 1:
+                forms = [[*f, word[:-1]] for f in forms] + forms
+            else:
+                forms = [f + list(split(word)) for f in forms]
+            continue
+        optional = _optional(word)
+        body = word[:-1] if optional else word
+        choices = body.lower().split("|")
+        if len(choices) == 1 and len(split(choices[0])) > 1:
+            spelled = [list(split(choices[0]))]
+        else:
+            spelled = [[form] for choice in choices for form in inflections(choice)]
+        forms = [f + s for f in forms for s in spelled] + (forms if optional else [])
+        if len(forms) > most:
+            return None
+    return [" ".join(f) for f in forms if f]
 
 
 def _punctuation(word: str) -> bool:
