@@ -1,9 +1,12 @@
 """The one module that talks to spaCy and medspaCy; everything else sees plain dataclasses.
 
-The pipeline: medspaCy's clinical tokenizer, our sentence splitter, medspaCy's TargetMatcher
-(every rule of ``kb/nlp``), our overlap pruning, medspaCy's Sectionizer and ConText. It is
-built once per process (:func:`reader`) from the validated rules, and calls into it hold a
-lock: spaCy pipelines are not documented as safe to share between threads.
+The pipeline: medspaCy's clinical tokenizer, our sentence splitter (sentences.py), target
+matching of medspaCy TargetRules (every rule of ``kb/nlp``; literal spellings through spaCy's
+PhraseMatcher, the rest through medspaCy's MedspacyMatcher) with our overlap pruning
+(overlaps.py), medspaCy's Sectionizer, and ConText with our modifier rules. It is built once
+per process (:func:`reader`) from the validated rules, and calls into it hold a lock: spaCy
+pipelines are not documented as safe to share between threads. Wrapped line breaks are read
+as spaces (offsets unchanged) so phrases match across them.
 
 medspaCy has no type information, so its objects are handled as ``Any`` here and nowhere else.
 """
