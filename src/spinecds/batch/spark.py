@@ -36,20 +36,30 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
+logger.submit.name = org.apache.spark.deploy.SparkSubmit
+logger.submit.level = error
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
 """
 _CHUNK_SCHEMA = "index int, start long, stop long, first long, size long"
 _DONE_SCHEMA = "index int, size long, rows long, rejects long"
 _POLL_SECONDS = 0.5
 
 _session: Any = None
+_log_file: str | None = None
 _lock = threading.Lock()
 
 
 def _log_config() -> str:
-    handle, path = tempfile.mkstemp(prefix="spinecds-log4j2-", suffix=".properties")
+    """A log4j2 file for the JVM we start: errors only. The loggers of the classes that
+    first start Spark's logging are set too, or Spark announces its default level."""
+    global _log_file
+    handle, _log_file = tempfile.mkstemp(prefix="spinecds-log4j2-", suffix=".properties")
     with os.fdopen(handle, "w") as out:
         out.write(_LOG4J)
-    return path
+    return _log_file
 
 
 def spark_session(master: str | None = None) -> Any:
@@ -63,21 +73,21 @@ def spark_session(master: str | None = None) -> Any:
         if _session is None:
             from pyspark.sql import SparkSession
 
-            quiet = f"-Dlog4j2.configurationFile=file:{_log_config()}"
-            builder = (
-                SparkSession.builder.appName("spinecds-batch")
-                .config("spark.ui.enabled", "false")
-                .config("spark.ui.showConsoleProgress", "false")
-                .config("spark.driver.extraJavaOptions", quiet)
-                .config("spark.executor.extraJavaOptions", quiet)
-                .config("spark.sql.shuffle.partitions", "8")
+            builder = SparkSession.builder.appName("spinecds-batch").config(
+                "spark.ui.showConsoleProgress",
+                "false",  # our own bar shows progress
             )
             if master:
                 builder = builder.master(master)
             submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # started by spark-submit
             if (master or "local").startswith("local") and not submitted:
-                # Python workers on this machine run this interpreter (and its packages);
-                # under spark-submit the cluster's own settings decide.
+                # We start the JVM here: quiet its logging from the first line, skip the
+                # web UI, and let Python workers run this interpreter (and its packages).
+                # Under spark-submit the cluster's own settings decide all three.
+                quiet = f"-Dlog4j2.configurationFile=file:{_log_config()}"
+                builder = builder.config("spark.driver.extraJavaOptions", quiet).config(
+                    "spark.ui.enabled", "false"
+                )
                 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             _session = builder.getOrCreate()
             _session.sparkContext.setLogLevel("ERROR")
@@ -85,11 +95,14 @@ def spark_session(master: str | None = None) -> Any:
 
 
 def stop_spark_session() -> None:
-    global _session
+    global _session, _log_file
     with _lock:
         if _session is not None:
             _session.stop()
             _session = None
+        if _log_file is not None:
+            os.unlink(_log_file)
+            _log_file = None
 
 
 def _chunk_runner(job: Job) -> Callable[[Iterator[Any]], Iterator[Any]]:
