@@ -45,6 +45,7 @@ _CONTEXT_CATEGORY = {
     "historical": "HISTORICAL",
     "hypothetical": "HYPOTHETICAL",
     "someone_else": "FAMILY",
+    "current": "CURRENT",
     "terminate": "TERMINATE",
     "pseudo": "PSEUDO",
 }
@@ -261,8 +262,10 @@ def context_rules(rules: NlpRules, split: Callable[[str], list[str]]) -> list[An
             for j, other in enumerate(rules.context.rules)
             if other.category in rule.terminated_by
         }
-        allowed = None
-        if rule.applies_to is not None:
+        allowed: set[str] | None = None
+        if rule.category == "current":
+            allowed = {"NOTHING"}  # it only ends the scope of history words
+        elif rule.applies_to is not None:
             allowed = {kind.upper() for kind in rule.applies_to}
             if "FINDING" in allowed:
                 allowed.add("LAB")  # a lab value is a finding too

@@ -47,7 +47,14 @@ __all__ = [
 Kind = Literal["finding", "imaging_finding", "complaint", "procedure", "study"]
 Region = Literal["cervical", "thoracic", "lumbar"]
 Category = Literal[
-    "negated", "possible", "historical", "hypothetical", "someone_else", "terminate", "pseudo"
+    "negated",
+    "possible",
+    "historical",
+    "hypothetical",
+    "someone_else",
+    "current",
+    "terminate",
+    "pseudo",
 ]
 TARGET_FILES: dict[str, Kind] = {
     "findings.yaml": "finding",
