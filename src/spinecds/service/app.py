@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(cds_routes.router)
     _install_cors(app, settings)
-    _install_optional(app)
+    _install_routers(app)
     _install_openapi(app)
     return app
 
@@ -123,13 +123,10 @@ def _install_cors(app: FastAPI, settings: Settings) -> None:
     )
 
 
-def _install_optional(app: FastAPI) -> None:
-    """Routers that live in other packages (web page, free-text extraction)."""
+def _install_routers(app: FastAPI) -> None:
+    """Routers that live in other packages: the web page and free-text extraction."""
+    from spinecds.service.extract_api import router as extract_router
     from spinecds.web import install_web
 
     install_web(app)
-    try:
-        from spinecds.service.extract_api import router as extract_router
-    except ImportError:  # the free-text issue has not landed in this checkout
-        return
     app.include_router(extract_router)
