@@ -287,3 +287,14 @@ def test_api_extract_refuses_bad_input_with_422(
     response = client.post("/api/extract", json=body)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == where
+
+
+def test_a_long_text_is_read_in_chunks_with_its_sections_carried_over() -> None:
+    filler = "\n\n".join("Seen in clinic for follow-up of chronic issues." for _ in range(120))
+    text = f"Family history:\n{filler}\n\nMother with breast cancer.\n\nHPI: Denies fever."
+    assert len(text) > 5000
+    extraction = extract([text], today=TODAY)
+    cancer = next(e for e in extraction.evidence if e.term == "cancer_history")
+    assert (cancer.section, cancer.assertion) == ("family_history", "someone_else")
+    assert text[cancer.start : cancer.end] == "cancer"
+    assert extraction.case["findings"] == {"fever": False}

@@ -14,10 +14,11 @@ medspaCy has no type information, so its objects are handled as ``Any`` here and
 from __future__ import annotations
 
 import bisect
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Literal
 
@@ -107,6 +108,62 @@ class ParsedText:
         return None
 
 
+# ConText compares every modifier with every mention of a document, so a long text is read
+# in chunks of whole paragraphs (split at blank lines, which always end a sentence); the
+# section of a chunk's untitled start is the section the previous chunk ended in.
+CHUNK_CHARS = 4000
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """(offset, chunk) pieces of ``text``: whole paragraphs, about CHUNK_CHARS each."""
+    if len(text) <= CHUNK_CHARS:
+        return [(0, text)]
+    cuts = [m.end() for m in _BLANK_LINE.finditer(text)]
+    pieces, start, last = [], 0, 0
+    for cut in [*cuts, len(text)]:
+        if cut - start > CHUNK_CHARS and last > start:
+            pieces.append((start, text[start:last]))
+            start = last
+        last = cut
+    pieces.append((start, text[start:]))
+    return [(a, piece) for a, piece in pieces if piece]
+
+
+def _joined(text: str, parts: list[tuple[int, str, Any]]) -> ParsedText:
+    """One ParsedText from the chunks of a text, with offsets into the whole text."""
+    sentences: list[tuple[int, int]] = []
+    sections: list[SectionSpan] = []
+    mentions: list[RawMention] = []
+    carried: str | None = None
+    for offset, chunk, doc in parts:
+        part = _parsed(doc, chunk)
+        first = len(sentences)
+        sentences += [(a + offset, b + offset) for a, b in part.sentences]
+        for i, section in enumerate(part.sections):
+            name = section.name if section.name or i else carried
+            sections.append(SectionSpan(name, section.start + offset, section.end + offset))
+        mentions += [
+            replace(
+                m,
+                start=m.start + offset,
+                end=m.end + offset,
+                sentence=m.sentence + first,
+                section=m.section or (carried if not _titled_before(part, m.start) else None),
+                modifiers=tuple(
+                    replace(x, start=x.start + offset, end=x.end + offset) for x in m.modifiers
+                ),
+            )
+            for m in part.mentions
+        ]
+        carried = sections[-1].name if sections else carried
+    return ParsedText(text, tuple(sentences), tuple(sections), tuple(mentions))
+
+
+def _titled_before(part: ParsedText, offset: int) -> bool:
+    return any(s.name is not None and s.start <= offset for s in part.sections)
+
+
 class Reader:
     """A built pipeline: ``read(text)`` runs it and returns what it found."""
 
@@ -119,10 +176,14 @@ class Reader:
         return self.read_many([text])[0]
 
     def read_many(self, texts: Sequence[str]) -> list[ParsedText]:
+        """Each text, read in chunks of paragraphs (see :data:`CHUNK_CHARS`)."""
+        chunked = [_chunks(text) for text in texts]
         with self._lock:
-            docs = [self._unwrapped(text) for text in texts]
+            docs = self._nlp.pipe([self._unwrapped(c) for chunks in chunked for _, c in chunks])
+            parts = iter(docs)
             return [
-                _parsed(doc, text) for doc, text in zip(self._nlp.pipe(docs), texts, strict=True)
+                _joined(text, [(start, chunk, next(parts)) for start, chunk in chunks])
+                for text, chunks in zip(texts, chunked, strict=True)
             ]
 
     def _unwrapped(self, text: str) -> Any:
@@ -322,17 +383,38 @@ def _phrase_rules(rules: NlpRules) -> Iterator[tuple[str, str, str, dict[str, An
         for region, phrases in target.regions.items():
             for phrase in phrases:
                 yield "region", region, phrase, {"present": True}
+    yield from _lab_word_rules(rules)
+
+
+def _lab_word_rules(rules: NlpRules) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """Results told in words: "elevated ESR", "CRP ... within normal limits".
+
+    Names and words of one token go into one choice ("esr|crp ...2 elevated|raised"), so
+    the gap patterns stay few: each is checked at every token of every text.
+    """
     labs = rules.labs
     named = [(term, list(lab.names)) for term, lab in labs.labs.items()]
     named += [(",".join(panel.labs), list(panel.phrases)) for panel in labs.panels]
+    said = (
+        (labs.in_words.high, True, True),
+        (labs.in_words.normal, False, True),
+        (labs.in_words.low, False, False),
+    )
     for terms, names in named:
-        for name in names:
-            for said, present in ((labs.in_words.high, True), (labs.in_words.normal, False)):
-                for word in said:
-                    yield "finding", terms, f"{word} {name}", {"present": present}
+        for words, present, before_too in said:
+            for name in _choices(names):
+                for word in _choices(words):
+                    if before_too:
+                        yield "finding", terms, f"{word} {name}", {"present": present}
                     yield "finding", terms, f"{name} ...2 {word}", {"present": present}
-            for word in labs.in_words.low:
-                yield "finding", terms, f"{name} ...2 {word}", {"present": False}
+
+
+def _choices(phrases: Sequence[str]) -> list[str]:
+    """Single plain words joined into one choice (``a|b|c``); every other phrase on its own."""
+    single = [p for p in phrases if " " not in p and p.replace("-", "").isalnum() and "-" not in p]
+    single = [p for p in single if not p.startswith("=") and "|" not in p]
+    others = [p for p in phrases if p not in single]
+    return (["|".join(single)] if single else []) + others
 
 
 def _regex_rules(rules: NlpRules) -> Iterator[tuple[str, str, str]]:
@@ -412,14 +494,15 @@ _OWN_WORDS = frozenset({"FINDING", "IMAGING_FINDING", "COMPLAINT", "LAB", "CONTR
 
 def _inside_own_words(modifier: Any) -> bool:
     doc = modifier.doc
-    cache = doc.user_data.setdefault("spinecds_own_words", {})
-    key = (modifier.start, modifier.end)
-    if key not in cache:
-        cache[key] = any(
-            span.label_ in _OWN_WORDS and span.start <= modifier.start and modifier.end <= span.end
-            for span in doc.spans[GROUP]
-        )
-    return bool(cache[key])
+    own = doc.user_data.get("spinecds_own_words")
+    if own is None:  # token -> the own-word spans over it, built once per text
+        own = {}
+        for span in doc.spans[GROUP]:
+            if span.label_ in _OWN_WORDS:
+                for i in range(span.start, span.end):
+                    own.setdefault(i, []).append((span.start, span.end))
+        doc.user_data["spinecds_own_words"] = own
+    return any(a <= modifier.start and modifier.end <= b for a, b in own.get(modifier.start, []))
 
 
 def _listed(target: Any, modifier: Any, between: Any) -> bool:
@@ -430,7 +513,10 @@ def _listed(target: Any, modifier: Any, between: Any) -> bool:
     only other mentions, list words, and - if a comma - a conjunction.
     """
     doc = target.doc
-    covered = {i for span in doc.spans[GROUP] for i in range(span.start, span.end)}
+    covered = doc.user_data.get("spinecds_covered")
+    if covered is None:  # computed once per text: this runs for every modifier-mention pair
+        covered = {i for span in doc.spans[GROUP] for i in range(span.start, span.end)}
+        doc.user_data["spinecds_covered"] = covered
     words = [t for t in between if not t.is_space and not modifier.start <= t.i < modifier.end]
     for token in words:
         if token.i not in covered and token.lower_ not in _LIST_WORDS:

@@ -38,6 +38,10 @@ def prune(
     was present before the fusion" is one pre-existing degeneration, not also today's).
     """
     order = sorted(range(len(matches)), key=lambda i: (matches[i].start, -matches[i].end))
+    covering: dict[int, list[int]] = {}  # token -> the matches over it
+    for i, match in enumerate(matches):
+        for token in range(match.start, match.end):
+            covering.setdefault(token, []).append(i)
     kept: list[int] = []
     seen: set[tuple[int, int, str, str]] = set()
     for i in order:
@@ -46,7 +50,8 @@ def prune(
         if key in seen:
             continue
         seen.add(key)
-        if not any(_beaten(match, matches[j], keeps_inside, swallows) for j in order if j != i):
+        rivals = {j for t in range(match.start, match.end) for j in covering[t] if j != i}
+        if not any(_beaten(match, matches[j], keeps_inside, swallows) for j in rivals):
             kept.append(i)
     return [i for i in kept if matches[i].kind != "ignore"]
 
