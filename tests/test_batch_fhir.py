@@ -207,3 +207,20 @@ def test_a_synthetic_export_runs_end_to_end(tmp_path: Path) -> None:
     assert kinds.count("order") == result.orders > 20
     plan = json.loads((tmp_path / "out" / "_batch" / "plan.json").read_text())
     assert plan["as_of"] == "2026-06-30" and plan["procedures_complete"] is True
+
+
+def test_with_validation_an_invalid_order_is_rejected_with_its_problem(tmp_path: Path) -> None:
+    folder = _export(tmp_path / "export")
+    r5 = _order("r5-a", "a", LOINC, "30667-0")
+    r5["code"] = {"concept": r5["code"]}  # the R5 shape of ServiceRequest.code
+    with open(folder / "ServiceRequest.ndjson", "a") as handle:
+        handle.write(json.dumps(r5) + "\n")
+    job = Job(str(folder), "fhir-bulk", str(tmp_path / "out"), 1, AS_OF, True, True)
+    source = FhirBulkSource(job)
+    records = [
+        r for spec in source.plan(tmp_path / "out" / "_batch" / "stage") for r in source.read(spec)
+    ]
+    invalid = [r for r in records if r.record == "ServiceRequest/r5-a"]
+    assert len(invalid) == 1 and isinstance(invalid[0], Rejected)
+    assert invalid[0].kind == "order"
+    assert invalid[0].reason.startswith("The order is not valid FHIR R4: ServiceRequest/r5-a.code")

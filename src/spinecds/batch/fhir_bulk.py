@@ -227,8 +227,9 @@ def _patient_records(
     # The visit that recorded the complaint dates the patient row (for trends by month).
     visit = _newest(resources, "Condition", "recordedDate")
     yield Ready(key, "patient", patient_id, visit, mapped.case)
-    for text in invalid:
-        yield Rejected(text.split(":", 1)[0], "order", text)
+    for text in invalid:  # "ServiceRequest/<id>: <problem>"
+        record, _, problem = text.partition(": ")
+        yield Rejected(record, "order", f"The order is not valid FHIR R4: {problem}")
     authored = {
         str(r.get("id")): r.get("authoredOn")
         for r in resources
