@@ -298,3 +298,14 @@ def test_a_long_text_is_read_in_chunks_with_its_sections_carried_over() -> None:
     assert (cancer.section, cancer.assertion) == ("family_history", "someone_else")
     assert text[cancer.start : cancer.end] == "cancer"
     assert extraction.case["findings"] == {"fever": False}
+
+
+def test_pyrush_sentence_splitting_reads_the_same_and_prints_no_debug_lines(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """medspaCy's PyRuSH logs every token at DEBUG through loguru; we quiet it."""
+    text = "Denies fevers, chills or night sweats. Neck pain."
+    ours = extract([text], today=TODAY).case
+    assert extract([text], today=TODAY, splitter="pyrush").case == ours
+    captured = capfd.readouterr()
+    assert "DEBUG" not in captured.err and "DEBUG" not in captured.out
