@@ -201,7 +201,7 @@ def test_assess_reads_the_readme_example_note(capsys: pytest.CaptureFixture[str]
     assert main(["assess", "--text", str(EXAMPLE), "--today", "2026-11-21", "-f", "json"]) == 0
     assessment = json.loads(capsys.readouterr().out)
     assert assessment["pathway"] == "post_surgical_no_red_flags"
-    assert "findings.fever" in assessment["from_text"]["from_text"]
+    assert "findings.fever" in assessment["from_text"]["fields_from_text"]
 
 
 def test_assess_merges_a_case_file_with_the_text(

@@ -48,7 +48,7 @@ class Merged:
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
-            "from_text": {
+            "fields_from_text": {
                 path: [e.as_dict() for e in evidence] for path, evidence in self.from_text.items()
             },
             "kept_from_case": [
