@@ -170,18 +170,28 @@ def test_unknown_engine_names_the_choices() -> None:
     assert "local" in str(caught.value) and "spark" in str(caught.value)
 
 
+class InOrder:
+    """A backend that runs chunks one after another in this process."""
+
+    name = "in-order"
+
+    def run(self, job: Job, chunks: list[ChunkSpec], on_done: Any) -> None:
+        for spec in chunks:
+            on_done(process_chunk(job, spec))
+
+
+register_engine("in-order", lambda options: InOrder())
+
+
 def test_a_registered_engine_runs_the_same_chunks(cases_file: Path, tmp_path: Path) -> None:
-    class InOrder:
-        """A backend that runs chunks one after another in this process."""
-
-        name = "in-order"
-
-        def run(self, job: Job, chunks: list[ChunkSpec], on_done: Any) -> None:
-            for spec in chunks:
-                on_done(process_chunk(job, spec))
-
-    register_engine("in-order", lambda options: InOrder())
     assert "in-order" in engine_names()
     assert isinstance(get_engine("in-order", EngineOptions()), InOrder)
     result = run_batch(cases_file, tmp_path / "out", engine="in-order", chunk_size=CHUNK)
     assert (result.patients, result.rejects) == (96, 4)
+
+
+def test_a_run_that_died_while_planning_is_planned_again(cases_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "_batch" / "stage.tmp").mkdir(parents=True)  # no plan.json yet
+    result = run_batch(cases_file, out, engine="in-order", chunk_size=CHUNK)
+    assert (result.resumed, result.patients) == (0, 96)

@@ -68,7 +68,10 @@ def _check_out(layout: Layout) -> None:
     root = layout.root
     if root.exists() and not root.is_dir():
         raise _fail("The output must be a folder.", str(root), "is a file", "choose a folder")
-    if root.is_dir() and any(root.iterdir()) and not layout.plan.exists():
+    ours = {p.name for p in (layout.results, layout.meta, layout.rejects, layout.summary)}
+    ours.add(layout.report.name)
+    # A folder holding only our own files is an earlier run (maybe one that died planning).
+    if root.is_dir() and any(p.name not in ours for p in root.iterdir()):
         raise _fail(
             "The output folder holds other files, not a batch run.",
             str(root),
