@@ -8,6 +8,7 @@ dictionaries. Words are separated by spaces; each word is one of:
 ``a|b|c``      any of the alternatives (each with its plural)
 ``stem*``      any word starting with ``stem`` (``radiat*``: radiates, radiating, radiation)
 ``word?``      the word may be missing (``the?``); combines with the forms above
+``word!``      the word exactly as written, without plural or singular (``falls!``)
 ``=WORD``      exactly this spelling, case included (``=MR`` but not ``Mr``)
 ``#``          a number
 ``;`` ``?``    a word of punctuation only is taken literally (``?`` is a question mark)
@@ -104,6 +105,7 @@ def check_phrase(phrase: str) -> None:
             continue
         body = word[:-1] if _optional(word) else word
         body = body[1:] if body.startswith("=") else body
+        body = body[:-1] if body.endswith("!") and len(body) > 1 else body
         if _optional(word) and not body.replace("'", "").replace("|", "").isalnum():
             raise PhraseError(f"has an optional word {word!r} holding punctuation.")
         alternatives = body.split("|")
@@ -174,11 +176,12 @@ def literal_forms(phrase: str, split: Splitter, most: int = 300) -> list[str] | 
             continue
         optional = _optional(word)
         body = word[:-1] if optional else word
-        choices = body.lower().split("|")
+        exact = body.endswith("!") and len(body) > 1
+        choices = (body[:-1] if exact else body).lower().split("|")
         if len(choices) == 1 and len(split(choices[0])) > 1:
             spelled = [list(split(choices[0]))]
         else:
-            spelled = [[form] for choice in choices for form in inflections(choice)]
+            spelled = [[f] for c in choices for f in ([c] if exact else inflections(c))]
         forms = [f + s for f in forms for s in spelled] + (forms if optional else [])
         if len(forms) > most:
             return None
@@ -196,6 +199,8 @@ def _optional(word: str) -> bool:
 def _word_tokens(body: str, split: Splitter) -> list[TokenPattern]:
     if body == "#":
         return [{"LIKE_NUM": True}]
+    if body.endswith("!") and len(body) > 1:
+        return [{"LOWER": {"IN": body[:-1].lower().split("|")}}]
     if body.startswith("="):
         return [{"ORTH": piece} for piece in split(body[1:])]
     alternatives = body.split("|")

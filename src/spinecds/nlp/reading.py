@@ -142,6 +142,7 @@ def _settle_containers(reading: TextReading, rules: NlpRules) -> None:
             m, o = inner.mention, outer.mention
             if inner is outer or m.term not in term.keeps_inside:
                 continue
-            if o.start <= m.start and m.end <= o.end and o.modifiers:
+            inside = o.start <= m.start and m.end <= o.end and (o.start, o.end) != (m.start, m.end)
+            if inside and o.modifiers:
                 inner.evidence.value = None
                 inner.evidence.note = f"part of {o.text!r}, which is not stated as present"
