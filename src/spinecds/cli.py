@@ -86,11 +86,8 @@ def assess_command(
     from spinecds.render import render
 
     kb = default_kb()
-    if case_file is None and not text:
-        raise CaseError(
-            "Nothing to assess.",
-            [FieldProblem("CASE", "no case file and no --text.", "give a case file or --text")],
-        )
+    if case_file is None and not text:  # a usage error, printed with the usage line
+        raise typer.BadParameter("give a case file, or --text FILE", param_hint="CASE")
     data = read_case_file(case_file) if case_file is not None else None
     texts = None
     if text:  # issue 4: free text merged into the case (spinecds.cli_extract)
