@@ -225,7 +225,7 @@ def test_assess_merges_a_case_file_with_the_text(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["assess"], "Nothing to assess"),
+        (["assess"], "give a case file, or --text FILE"),
         (["assess", "--text", "/no/such/file.txt"], "cannot be read"),
         (["extract", str(EXAMPLE), "--today", "2026-13-01"], "not a date"),
     ],
