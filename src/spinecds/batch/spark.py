@@ -12,6 +12,8 @@ down to errors; tests share one ``local[2]`` session.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import sys
@@ -59,7 +61,16 @@ def _log_config() -> str:
     handle, _log_file = tempfile.mkstemp(prefix="spinecds-log4j2-", suffix=".properties")
     with os.fdopen(handle, "w") as out:
         out.write(_LOG4J)
+    atexit.register(_remove_log_config)  # the CLI never stops its session explicitly
     return _log_file
+
+
+def _remove_log_config() -> None:
+    global _log_file
+    if _log_file is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(_log_file)
+        _log_file = None
 
 
 def spark_session(master: str | None = None) -> Any:
@@ -95,14 +106,12 @@ def spark_session(master: str | None = None) -> Any:
 
 
 def stop_spark_session() -> None:
-    global _session, _log_file
+    global _session
     with _lock:
         if _session is not None:
             _session.stop()
             _session = None
-        if _log_file is not None:
-            os.unlink(_log_file)
-            _log_file = None
+        _remove_log_config()
 
 
 def _chunk_runner(job: Job) -> Callable[[Iterator[Any]], Iterator[Any]]:
