@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from spinecds.cli import main
 from spinecds.nlp import extract
@@ -309,3 +311,31 @@ def test_pyrush_sentence_splitting_reads_the_same_and_prints_no_debug_lines(
     assert extract([text], today=TODAY, splitter="pyrush").case == ours
     captured = capfd.readouterr()
     assert "DEBUG" not in captured.err and "DEBUG" not in captured.out
+
+
+def test_an_operation_outside_its_region_is_reported_not_entered() -> None:
+    extraction = extract(["Foraminotomy L5-S1 in 2020."], today=TODAY)
+    assert "surgeries" not in extraction.case
+    assert "not a cervical operation" in extraction.unresolved[0].problem
+
+
+_WORDS = (
+    EXAMPLE.read_text(encoding="utf-8").split()
+    + "C9-C10 T12-L1 L5-S1 C5 corpectomy lumbar laminectomy L4-5 foraminotomy 2031 0/5 6/5".split()
+    + "MRI w/wo contrast CT myelogram solid fusion no bridging bone ESR 48 (0-20) ? not".split()
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=60))
+def test_every_case_fragment_is_a_valid_case(words: list[str]) -> None:
+    from spinecds import default_kb, parse_case
+
+    kb = default_kb()
+    text = " ".join(words)
+    extraction = extract([text], today=TODAY)
+    case = {"surgeries": [], "complaint": ["neck_pain"], **extraction.case}
+    parse_case(case, kb.vocabulary, kb.procedures)  # raises CaseError if not
+    for item in extraction.evidence:
+        if item.kind in ("procedure", "study", "imaging_finding"):
+            assert text[item.start : item.end] == item.words

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["LevelMention", "find_levels", "region_of", "segments_around"]
+__all__ = ["LevelMention", "find_levels", "region_of", "regions_of", "segments_around"]
 
 VERTEBRAE: tuple[str, ...] = (
     *(f"C{i}" for i in range(1, 8)),
@@ -39,6 +39,11 @@ class LevelMention:
     end: int
     segments: tuple[str, ...]  # normalised: ("C5-C6", "C6-C7")
     single: str | None = None  # a lone vertebra ("C5"), which names no segment by itself
+
+
+def regions_of(segment: str) -> set[str]:
+    """Every region a segment touches: ``C7-T1`` -> cervical and thoracic."""
+    return {_REGION[vertebra[0]] for vertebra in segment.split("-")}
 
 
 def region_of(segment: str) -> str:

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from spinecds.knowledge.vocabulary import Vocabulary
-from spinecds.nlp.levels import LevelMention, find_levels, region_of, segments_around
+from spinecds.nlp.levels import LevelMention, find_levels, region_of, regions_of, segments_around
 from spinecds.nlp.model import Unresolved
 from spinecds.nlp.reading import Read, TextReading
 from spinecds.nlp.rules import NlpRules
@@ -75,8 +75,7 @@ def read_surgeries(
             none_stated = none_stated or denied
             for record in found:
                 (typed if record.procedure else untyped).append(record)
-    merged = _merge(typed)
-    unresolved: list[Unresolved] = []
+    merged, unresolved = _in_their_region(_merge(typed), vocab)
     for record in untyped:
         left = _fill_in(record, merged, vocab)
         unresolved.extend(_unresolved(record) if left is None else left)
@@ -168,6 +167,33 @@ def _record(
     else:
         record = SurgeryRecord(term, term, segments, time, [read])
     return record
+
+
+def _in_their_region(
+    records: list[SurgeryRecord], vocab: Vocabulary
+) -> tuple[list[SurgeryRecord], list[Unresolved]]:
+    """Levels outside the operation's region are dropped; an operation with only such
+    levels ("foraminotomy L5-S1": the vocabulary's foraminotomy is cervical) is reported."""
+    kept, unresolved = [], []
+    for record in records:
+        region = str(vocab.attr("procedure", str(record.procedure), "region"))
+        fitting = tuple(s for s in record.levels if region in regions_of(s))
+        if record.levels and not fitting:
+            read = record.reads[0]
+            read.evidence.note = f"levels {', '.join(record.levels)} are not {region}: not entered"
+            unresolved.append(
+                Unresolved(
+                    read.evidence.source,
+                    read.evidence.sentence,
+                    f"{record.procedure} at {', '.join(record.levels)} is not a {region} "
+                    "operation the vocabulary has.",
+                    "enter the operation by hand if it matters (see `spinecds vocab procedure`).",
+                )
+            )
+            continue
+        record.levels = fitting
+        kept.append(record)
+    return kept, unresolved
 
 
 def _compatible(a: SurgeryRecord, b: SurgeryRecord) -> bool:
