@@ -1,6 +1,6 @@
 """Free-text throughput: our pipeline beside a plain medspaCy pipeline, in one run.
 
-    .venv/bin/python bench/extract_throughput.py [--passes 3]
+    .venv/bin/python bench/extract_throughput.py [--passes 3] [--rounds 2]
 
 Every pipeline reads the evaluation corpus (tests/data/nlp: the annotated sentences and
 whole texts) one text at a time, in a child process of its own pinned to one core, so peak
@@ -193,14 +193,26 @@ def _one_rule_per_spelling(rules: list[Any]) -> list[Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passes", type=int, default=3, help="reads of the corpus (default 3)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="runs of every pipeline, best kept (default 2)"
+    )
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
-    results = []
-    for variant in VARIANTS:
-        with context.Pool(1) as pool:
-            results.append(pool.apply(run, (variant, args.passes)))
+    best: dict[str, dict[str, Any]] = {}
+    # Rounds alternate the pipelines, so a busy moment on a shared machine does not land on
+    # one of them alone; each pipeline's fastest round is kept.
+    for _ in range(args.rounds):
+        for variant in VARIANTS:
+            with context.Pool(1) as pool:
+                result = pool.apply(run, (variant, args.passes))
+            if variant not in best or result["per_second"] > best[variant]["per_second"]:
+                best[variant] = result
+    results = [best[v] for v in VARIANTS]
     texts = results[0]["texts"]
-    print(f"corpus: {texts} texts ({CORPUS.relative_to(ROOT)}), {args.passes} passes, one core")
+    print(
+        f"corpus: {texts} texts ({CORPUS.relative_to(ROOT)}), {args.passes} passes, "
+        f"best of {args.rounds} rounds, one core"
+    )
     print(
         f"{'pipeline':20} {'texts/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'load s':>7} "
         f"{'peak MB':>8} {'P':>6} {'R':>6} {'F1':>6}"
