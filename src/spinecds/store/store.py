@@ -46,7 +46,7 @@ JTI_PURGE_EVERY_S = 60.0
 EXPORT_BATCH = 500
 
 _ASSESSMENT_FIELDS = tuple(NewAssessment.model_fields)
-_INSERT_ASSESSMENT = insert(AssessmentRow.__table__)
+_INSERT_ASSESSMENT = insert(AssessmentRow)
 
 SUMMARY_COLUMNS = tuple(
     getattr(AssessmentRow, name) for name in AssessmentSummary.model_fields if name != "id"
