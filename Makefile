@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE ?= examples/post-acdf-radiculopathy.yaml
 CODE := $(wildcard src tests bench tools)
 
-.PHONY: run example test check lint type unit venv install dev acceptance bench kb-check clean
+.PHONY: run example bench-service bench-extract bench-batch test check lint type unit venv install dev acceptance bench kb-check clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -54,6 +54,15 @@ kb-check: install
 
 bench: install
 	$(BIN)/python bench/assess_throughput.py
+
+bench-service: install
+	$(BIN)/python bench/service_load.py
+
+bench-extract: install
+	$(BIN)/python bench/extract_throughput.py
+
+bench-batch: install
+	$(BIN)/python bench/batch_throughput.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
