@@ -108,6 +108,9 @@ def check_kb(kb: KnowledgeBase) -> CheckReport:
     from spinecds.nlp.rules import check_kb_rules  # kb/nlp: the text-reading rules
 
     report.problems.extend(check_kb_rules(kb))
+    from spinecds.service.cds.config import check_cds_config  # kb/cds: the CDS Hooks services
+
+    report.problems.extend(check_cds_config(kb))
     rules = kb.all_rules()
     report.summary = [
         f"references: {len(kb.references)}; "

@@ -10,8 +10,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spinecds.errors import FieldProblem, KnowledgeBaseError
+from spinecds.knowledge.loader import KnowledgeBase
 
-__all__ = ["CdsConfig", "Coding", "ServiceDef", "cds_config"]
+__all__ = ["CdsConfig", "Coding", "ServiceDef", "cds_config", "check_cds_config"]
 
 Hook = Literal["patient-view", "order-select", "order-sign"]
 Indicator = Literal["info", "warning", "critical"]
@@ -73,3 +74,45 @@ def cds_config() -> CdsConfig:
             for e in exc.errors()
         ]
         raise KnowledgeBaseError("The CDS Hooks service file is not valid.", problems) from None
+
+
+def check_cds_config(kb: KnowledgeBase, cfg: CdsConfig | None = None) -> list[FieldProblem]:
+    """``spinecds kb check`` for the service file: prefetch keys, ids, every ACR category."""
+    from spinecds.fhir import PREFETCH  # the templates the FHIR package can fill
+
+    where = "kb/cds/services.yaml"
+    try:
+        cfg = cfg or cds_config()
+    except KnowledgeBaseError as exc:
+        return exc.problems
+    problems: list[FieldProblem] = []
+    seen: set[str] = set()
+    for i, svc in enumerate(cfg.services):
+        at = f"{where}:services[{i}]"
+        if svc.id in seen:
+            problems.append(FieldProblem(f"{at}.id", f"{svc.id!r} is used twice", "rename one"))
+        seen.add(svc.id)
+        for key in svc.prefetch:
+            if key not in PREFETCH:
+                problems.append(
+                    FieldProblem(
+                        f"{at}.prefetch",
+                        f"no prefetch template {key!r}",
+                        f"use one of: {', '.join(PREFETCH)}",
+                    )
+                )
+        for key in svc.required:
+            if key not in svc.prefetch:
+                problems.append(
+                    FieldProblem(f"{at}.required", f"{key!r} is required but not prefetched", "")
+                )
+    categories = {r.category for table in kb.ratings.values() for r in table.values()}
+    for category in sorted(categories - set(cfg.pama_rating_by_category)):
+        problems.append(
+            FieldProblem(
+                f"{where}:pama_rating_by_category",
+                f"ACR category {category!r} has no appropriateness rating",
+                "add it with appropriate, not-appropriate or no-criteria-apply",
+            )
+        )
+    return problems
