@@ -41,6 +41,7 @@ class ServiceDef(_Strict):
     description: str
     prefetch: list[str]
     required: list[str]
+    usage: str
 
 
 class CdsConfig(_Strict):

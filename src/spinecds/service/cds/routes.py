@@ -45,11 +45,7 @@ def discovery() -> dict[str, Any]:
                 "title": svc.title,
                 "description": svc.description,
                 "prefetch": {key: PREFETCH[key] for key in svc.prefetch},
-                "usageRequirements": (
-                    "Send the patient's conditions and spine procedures; imaging orders "
-                    "are rated when their code is a CPT, LOINC or SNOMED CT code of a "
-                    "spine imaging study."
-                ),
+                "usageRequirements": svc.usage,
             }
             for svc in cds_config().services
         ]
